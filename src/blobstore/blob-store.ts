@@ -1,0 +1,44 @@
+/** What a conditional write requires of the object already at the URI. */
+export type PutCondition =
+  | { ifNoneMatch: '*'; ifMatch?: never } // create only: fails if any object exists
+  | { ifMatch: string; ifNoneMatch?: never }; // replace only the version with this etag
+
+export interface PutOptions {
+  ifNoneMatch?: '*';
+  ifMatch?: string;
+}
+
+export interface BlobHead {
+  size: number;
+  /** Opaque version tag: changes on every write. Never a content hash. */
+  etag: string;
+  lastModified: Date;
+}
+
+export interface VersionedBlob extends BlobHead {
+  data: Uint8Array;
+}
+
+/**
+ * A flat namespace of immutable-per-version objects addressed by URI.
+ * All stores must pass `test/conformance/`.
+ */
+export interface BlobStore {
+  /** Throws `BlobNotFoundError` when absent. */
+  get(uri: string): Promise<Uint8Array>;
+  /** Throws `PreconditionFailedError` when `ifNoneMatch`/`ifMatch` is not met. */
+  put(uri: string, data: Uint8Array, opts?: PutOptions): Promise<{ etag: string }>;
+  head(uri: string): Promise<BlobHead | null>;
+  /** Every object URI starting with `prefix`, in lexicographic order. */
+  list(prefix: string): AsyncIterable<string>;
+  /** Removing an absent object is not an error. */
+  delete(uri: string): Promise<void>;
+  /** Throws `BlobNotFoundError` when absent; never leaves a partial file at `localPath`. */
+  getFile(uri: string, localPath: string): Promise<void>;
+  putFile(localPath: string, uri: string, opts?: PutOptions): Promise<{ etag: string }>;
+  /**
+   * Bytes and version of one object, read atomically (the etag belongs to these bytes).
+   * Optional for user stores: memocall falls back to `head` + `get` and re-checks.
+   */
+  getVersioned?(uri: string): Promise<VersionedBlob>;
+}

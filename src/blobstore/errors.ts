@@ -1,0 +1,34 @@
+import { MemocallError } from '../core/memocall-error.js';
+
+/** `get`/`getFile` of a URI that holds no object. */
+export class BlobNotFoundError extends MemocallError {
+  readonly uri: string;
+
+  constructor(uri: string, options?: { cause?: unknown }) {
+    super('MEMOCALL_BLOB_NOT_FOUND', `no object at ${uri}`, options);
+    this.uri = uri;
+  }
+}
+
+/** A conditional write (`ifNoneMatch: '*'` or `ifMatch: etag`) found the object in another state. */
+export class PreconditionFailedError extends MemocallError {
+  readonly uri: string;
+  readonly condition: { ifNoneMatch?: '*'; ifMatch?: string };
+
+  constructor(uri: string, condition: { ifNoneMatch?: '*'; ifMatch?: string }, options?: { cause?: unknown }) {
+    const what = condition.ifNoneMatch === '*' ? 'an object already exists' : `its etag is no longer ${condition.ifMatch}`;
+    super('MEMOCALL_PRECONDITION_FAILED', `conditional write to ${uri} refused: ${what}`, options);
+    this.uri = uri;
+    this.condition = condition;
+  }
+}
+
+/** A URI whose scheme has no registered store, or that a store cannot parse. */
+export class UnsupportedUriError extends MemocallError {
+  readonly uri: string;
+
+  constructor(uri: string, problem: string) {
+    super('MEMOCALL_UNSUPPORTED_URI', `${uri}: ${problem}`);
+    this.uri = uri;
+  }
+}

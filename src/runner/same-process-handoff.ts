@@ -1,0 +1,44 @@
+import type { InvocationRecord } from './invocation-record.js';
+
+/**
+ * When the shim runs the invocation in this very process (samethread), the orchestrator hands
+ * the invocation record over in memory and takes the outcome back the same way: no re-read of
+ * what was just written, and the caller gets the original Error object, not a copy.
+ */
+export type LocalOutcome =
+  | { kind: 'result'; value: Uint8Array }
+  | { kind: 'error'; error: unknown }
+  | { kind: 'lost-race' }
+  | { kind: 'lease-lost' };
+
+const invocations = new Map<string, InvocationRecord>();
+const outcomes = new Map<string, LocalOutcome>();
+
+const keyOf = (memoUri: string, writerId: string) => `${memoUri}\n${writerId}`;
+
+export function offerInvocation(memoUri: string, record: InvocationRecord): void {
+  invocations.set(keyOf(memoUri, record.writerId), record);
+}
+
+export function takeInvocation(memoUri: string, writerId: string | undefined): InvocationRecord | undefined {
+  if (writerId === undefined) return undefined;
+  const key = keyOf(memoUri, writerId);
+  const record = invocations.get(key);
+  invocations.delete(key);
+  return record;
+}
+
+export function withdrawInvocation(memoUri: string, writerId: string): void {
+  invocations.delete(keyOf(memoUri, writerId));
+}
+
+export function reportOutcome(memoUri: string, writerId: string | undefined, outcome: LocalOutcome): void {
+  if (writerId !== undefined) outcomes.set(keyOf(memoUri, writerId), outcome);
+}
+
+export function takeOutcome(memoUri: string, writerId: string): LocalOutcome | undefined {
+  const key = keyOf(memoUri, writerId);
+  const outcome = outcomes.get(key);
+  outcomes.delete(key);
+  return outcome;
+}
