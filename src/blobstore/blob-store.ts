@@ -22,6 +22,10 @@ export interface VersionedBlob extends BlobHead {
 /**
  * A flat namespace of immutable-per-version objects addressed by URI.
  * All stores must pass `test/conformance/`.
+ *
+ * Layouts must not use one URI both as an object and as a "directory" of others (`…/a` and
+ * `…/a/b`): object stores allow it, but the file store (one file per object) cannot.
+ * Stores are looked up with `lookupBlobStore(uri)` (`registry.ts`).
  */
 export interface BlobStore {
   /** Throws `BlobNotFoundError` when absent. */
@@ -41,4 +45,10 @@ export interface BlobStore {
    * Optional for user stores: memocall falls back to `head` + `get` and re-checks.
    */
   getVersioned?(uri: string): Promise<VersionedBlob>;
+  /**
+   * Like `get`, but `undefined` when absent instead of a thrown BlobNotFoundError: a memo miss is
+   * the common case of a first call, and an exception per miss costs more than the read.
+   * Optional for user stores (see `getIfExists`).
+   */
+  tryGet?(uri: string): Promise<Uint8Array | undefined>;
 }

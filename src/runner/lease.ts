@@ -66,8 +66,9 @@ const held = new Set<HeldLease>();
  * Conditional writes decide races, so exactly one contender wins.
  */
 export async function tryAcquireLease(store: BlobStore, uri: string, writerId: string, opts: LeaseOptions): Promise<AcquireOutcome> {
+  // Most leases are taken on a first call, when none exists: try to create before reading.
+  let current: { record: LeaseRecord; etag: string } | null | undefined;
   for (;;) {
-    const current = await readLease(store, uri);
     if (current && !isLeaseFree(current.record)) return { acquired: false, holder: current.record };
     const now = Date.now();
     const record: LeaseRecord = {
@@ -87,8 +88,9 @@ export async function tryAcquireLease(store: BlobStore, uri: string, writerId: s
       return { acquired: true, lease };
     } catch (err) {
       if (!(err instanceof PreconditionFailedError)) throw err;
-      // Someone else wrote between our read and write: look again.
+      // It exists, or someone else wrote between our read and write: look (again).
     }
+    current = await readLease(store, uri);
   }
 }
 
@@ -179,13 +181,21 @@ export class HeldLease {
     await this.casUpdate((record) => ({ ...record, heartbeatAt: Date.now() }));
   }
 
-  /** Throws LeaseLostError unless the stored lease still names this writer. */
+  /**
+   * Throws LeaseLostError unless the stored lease still names this writer. Within half a TTL of
+   * our last confirmed heartbeat nobody can have taken it over (a takeover needs the lease
+   * expired, and the scheme already assumes clocks agree to well within a TTL), so no read.
+   */
   async verify(): Promise<void> {
+    if (this.isLost) throw new LeaseLostError(this.uri, this.writerId, 'taken over');
+    if (Date.now() < this.record.heartbeatAt + this.record.ttlMs / 2) return;
     const current = await readLease(this.store, this.uri);
     if (!current || current.record.writerId !== this.writerId || current.record.releasedAt !== undefined) {
       this.markLost(current?.record);
       throw new LeaseLostError(this.uri, this.writerId, current ? `now held by ${current.record.writerId}` : 'the lease vanished');
     }
+    this.etag = current.etag;
+    this.record = current.record;
   }
 
   private async casUpdate(change: (record: LeaseRecord) => LeaseRecord): Promise<void> {

@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { argsKey } from '../core/args-key.js';
+import { encodeArgs, keyOfEncoded } from '../core/args-key.js';
+import { decodeCanonical } from '../core/canonical-decode.js';
 import type { BlobStore } from '../blobstore/blob-store.js';
-import { BlobNotFoundError } from '../blobstore/errors.js';
+import { getIfExists } from '../blobstore/get-if-exists.js';
 import { lookupBlobStore } from '../blobstore/registry.js';
 import { DEFAULT_BLOB_ROOT, normalizeBlobRoot } from './blob-root.js';
 import { ConfigurationError, NoResultError, RemoteError } from './errors.js';
@@ -17,7 +18,7 @@ import { processResultCache } from './result-cache.js';
 import { invokedBy } from './run-metadata.js';
 import { newWriterId } from './run-id.js';
 import { offerInvocation, takeOutcome, withdrawInvocation } from './same-process-handoff.js';
-import { samethread } from './samethread.js';
+import { runsInProcess, samethread } from './samethread.js';
 import type { Shim } from './shim.js';
 import { concatChunks } from '../core/concat-chunks.js';
 
@@ -52,6 +53,21 @@ export interface FunctionSpec {
 
 /** One encoded value per memo URI, shared by identical concurrent calls of this process. */
 const inFlight = new Map<string, Promise<Uint8Array>>();
+
+const MISS = Symbol('miss');
+const FAST_KEY_MAX_BYTES = 256;
+const FAST_INDEX_MAX = 50_000;
+/** memospace + encoded small arguments → memo URI, for calls already resolved in this process. */
+const fastIndex = new Map<string, string>();
+
+function rememberFastKey(fastKey: string, memoUri: string): void {
+  if (fastIndex.size >= FAST_INDEX_MAX) fastIndex.delete(fastIndex.keys().next().value!);
+  fastIndex.set(fastKey, memoUri);
+}
+
+function latin1(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+}
 
 /**
  * Memoizes calls into a blob store: a hit returns the stored result, a miss takes the lease,
@@ -88,19 +104,25 @@ export class MemoizingRunner {
   }
 
   /** Where a call with these arguments is (or would be) stored. Throws SerializationError for bad args. */
-  memoUriOf(spec: FunctionSpec, args: readonly unknown[]): { memoUri: string; parts: MemoUriParts; chunks: Uint8Array[] } {
-    const pipelineId = maskedPipelineId() ?? this.pipelineId;
-    const { key, chunks } = argsKey(args);
-    const memospace = this.memospaceOf(spec, pipelineId);
+  memoUriOf(spec: FunctionSpec, args: readonly unknown[]): string {
+    return this.locate(spec, encodeArgs(args)).memoUri;
+  }
+
+  private locate(spec: FunctionSpec, chunks: Uint8Array[], memospace = this.memospaceOf(spec, this.currentPipelineId())): { memoUri: string; parts: MemoUriParts } {
+    const key = keyOfEncoded(chunks);
     const parts: MemoUriParts = {
       blobRoot: this.blobRoot,
-      pipelineId,
+      pipelineId: this.currentPipelineId(),
       functionId: spec.functionId,
       logicKey: spec.logicKey,
       callsSegment: spec.callsSegment(),
       argsKey: key,
     };
-    return { memoUri: `${memospace}/${key}`, parts, chunks };
+    return { memoUri: `${memospace}/${key}`, parts };
+  }
+
+  private currentPipelineId(): string {
+    return maskedPipelineId() ?? this.pipelineId;
   }
 
   private memospaceOf(spec: FunctionSpec, pipelineId: string): string {
@@ -120,21 +142,36 @@ export class MemoizingRunner {
     return memospace;
   }
 
-  /** The encoded result of `spec(...args)`, from memory, storage, or by running it. */
-  async call(spec: FunctionSpec, args: readonly unknown[]): Promise<Uint8Array> {
-    const { memoUri, parts, chunks } = this.memoUriOf(spec, args);
-    const cached = processResultCache.get(memoUri);
-    if (cached) return cached;
-    const running = inFlight.get(memoUri);
-    if (running) {
-      if (isRunningAbove(memoUri)) {
-        throw new ConfigurationError(`${spec.functionId} called itself with the same arguments (${memoUri}): that would wait for itself forever`);
+  /** The result of `spec(...args)`: from memory, from storage, or by running it. */
+  async call(spec: FunctionSpec, args: readonly unknown[]): Promise<unknown> {
+    const memospace = this.memospaceOf(spec, this.currentPipelineId());
+    const chunks = encodeArgs(args);
+    // Repeated calls with small arguments skip hashing: their encoding is as good a key here.
+    const single = chunks.length === 1 ? chunks[0]! : undefined;
+    const fastKey = single && single.byteLength <= FAST_KEY_MAX_BYTES ? `${memospace}\n${latin1(single)}` : undefined;
+    if (fastKey !== undefined) {
+      const known = fastIndex.get(fastKey);
+      if (known !== undefined) {
+        const value = processResultCache.read(known, MISS);
+        if (value !== MISS) return value;
       }
-      return running;
     }
-    const resolution = this.resolve(spec, memoUri, parts, chunks).finally(() => inFlight.delete(memoUri));
-    inFlight.set(memoUri, resolution);
-    return resolution;
+    const { memoUri, parts } = this.locate(spec, chunks, memospace);
+    let value = processResultCache.read(memoUri, MISS);
+    if (value === MISS) {
+      let running = inFlight.get(memoUri);
+      if (running) {
+        if (isRunningAbove(memoUri)) {
+          throw new ConfigurationError(`${spec.functionId} called itself with the same arguments (${memoUri}): that would wait for itself forever`);
+        }
+      } else {
+        running = this.resolve(spec, memoUri, parts, chunks).finally(() => inFlight.delete(memoUri));
+        inFlight.set(memoUri, running);
+      }
+      value = decodeCanonical(await running);
+    }
+    if (fastKey !== undefined) rememberFastKey(fastKey, memoUri);
+    return value;
   }
 
   private async resolve(spec: FunctionSpec, memoUri: string, parts: MemoUriParts, chunks: Uint8Array[]): Promise<Uint8Array> {
@@ -165,22 +202,16 @@ export class MemoizingRunner {
    * the writer that wrote it; else undefined.
    */
   private async readOutcome(store: BlobStore, memoUri: string, acceptErrorFrom: string | undefined): Promise<Uint8Array | undefined> {
-    try {
-      const record = decodeResultRecord(await store.get(memoFile.result(memoUri)));
+    const result = await getIfExists(store, memoFile.result(memoUri));
+    if (result) {
+      const record = decodeResultRecord(result);
       processResultCache.set(memoUri, record.value);
       return record.value;
-    } catch (err) {
-      if (!(err instanceof BlobNotFoundError)) throw err;
     }
     if (acceptErrorFrom === undefined) return undefined;
-    let bytes: Uint8Array;
-    try {
-      bytes = await store.get(memoFile.error(memoUri));
-    } catch (err) {
-      if (err instanceof BlobNotFoundError) return undefined;
-      throw err;
-    }
-    const record = decodeErrorRecord(bytes);
+    const error = await getIfExists(store, memoFile.error(memoUri));
+    if (!error) return undefined;
+    const record = decodeErrorRecord(error);
     if (acceptErrorFrom === '*' || record.writerId === acceptErrorFrom) throw new RemoteError(record.error, memoUri);
     return undefined;
   }
@@ -193,40 +224,71 @@ export class MemoizingRunner {
     chunks: Uint8Array[],
     lease: HeldLease,
   ): Promise<Uint8Array | undefined> {
-    const writerId = lease.writerId;
+    let value: Uint8Array | undefined;
     try {
-      // Someone may have finished and released between our first look and our acquisition.
+      value = await this.runLeased(spec, store, memoUri, parts, chunks, lease);
+    } catch (err) {
+      await lease.release();
+      throw err;
+    }
+    // With the result stored the lease no longer guards anything: release it off the caller's
+    // path (the pending write keeps the process alive until it is done).
+    if (value) void lease.release();
+    else await lease.release();
+    return value;
+  }
+
+  private async runLeased(
+    spec: FunctionSpec,
+    store: BlobStore,
+    memoUri: string,
+    parts: MemoUriParts,
+    chunks: Uint8Array[],
+    lease: HeldLease,
+  ): Promise<Uint8Array | undefined> {
+    const writerId = lease.writerId;
+    // Someone may have finished and released between our first look and our acquisition
+    // (impossible when we created the lease: every result is written under one).
+    if (lease.generation > 1) {
       const done = await this.readOutcome(store, memoUri, undefined);
       if (done) return done;
-      const invocation: InvocationRecord = {
-        format: 'memocall-v1',
-        memo: parts,
-        functionId: spec.functionId,
-        moduleId: spec.moduleId,
-        runtimeModule: spec.runtimeModule,
-        args: concatChunks(chunks),
-        invokedAt: new Date().toISOString(),
-        invokedBy: invokedBy(),
-        writerId,
-      };
-      offerInvocation(memoUri, invocation);
-      try {
-        await store.put(memoFile.invocation(memoUri), encodeInvocation(invocation));
-        await this.shim(['run', memoUri, '--writer-id', writerId], { memoUri, functionId: spec.functionId, signal: lease.lostSignal });
-      } finally {
-        withdrawInvocation(memoUri, writerId);
-      }
-      const local = takeOutcome(memoUri, writerId);
-      if (local?.kind === 'result') return local.value;
-      if (local?.kind === 'error') throw local.error;
-      if (local?.kind === 'lease-lost') return undefined;
-      const outcome = await this.readOutcome(store, memoUri, writerId);
-      if (outcome) return outcome;
-      if (lease.isLost) return undefined;
-      throw new NoResultError(memoUri);
-    } finally {
-      await lease.release();
     }
+    const invocation: InvocationRecord = {
+      format: 'memocall-v1',
+      memo: parts,
+      functionId: spec.functionId,
+      moduleId: spec.moduleId,
+      runtimeModule: spec.runtimeModule,
+      args: concatChunks(chunks),
+      invokedAt: new Date().toISOString(),
+      invokedBy: invokedBy(),
+      writerId,
+    };
+    offerInvocation(memoUri, invocation);
+    try {
+      const written = store.put(memoFile.invocation(memoUri), encodeInvocation(invocation));
+      const run = () => this.shim(['run', memoUri, '--writer-id', writerId], { memoUri, functionId: spec.functionId, signal: lease.lostSignal });
+      // A remote reads the invocation from storage, so it must be there first; in-process it is handed over.
+      if (runsInProcess(this.shim)) {
+        // Settle both before the lease can be released, then report the first failure.
+        const [put, ran] = await Promise.allSettled([written, run()]);
+        if (put.status === 'rejected') throw put.reason;
+        if (ran.status === 'rejected') throw ran.reason;
+      } else {
+        await written;
+        await run();
+      }
+    } finally {
+      withdrawInvocation(memoUri, writerId);
+    }
+    const local = takeOutcome(memoUri, writerId);
+    if (local?.kind === 'result') return local.value;
+    if (local?.kind === 'error') throw local.error;
+    if (local?.kind === 'lease-lost') return undefined;
+    const outcome = await this.readOutcome(store, memoUri, writerId);
+    if (outcome) return outcome;
+    if (lease.isLost) return undefined;
+    throw new NoResultError(memoUri);
   }
 }
 

@@ -115,14 +115,14 @@ export async function runInvocation(request: RunRequest): Promise<RunStatus> {
       return 'user-error';
     }
     const { record, value } = encoded!;
-    const won = await putFirstResult(store, memoUri, record);
+    // The run record is written alongside the result; a lost race (rare) rewrites it.
+    const [won] = await Promise.all([putFirstResult(store, memoUri, record), writeMeta('result')]);
     processResultCache.set(memoUri, value);
     if (!won) {
       await Promise.all([store.put(memoFile.lostRace(memoUri, runId), encodeRunMetadata(runMetadata(memoUri, invocation, runId, startedAt, 'lost-race'))), writeMeta('lost-race')]);
       reportOutcome(memoUri, writerId, { kind: 'lost-race' });
       return 'lost-race';
     }
-    await writeMeta('result');
     reportOutcome(memoUri, writerId, { kind: 'result', value });
     return 'ok';
   } finally {

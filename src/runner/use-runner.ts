@@ -1,4 +1,3 @@
-import { decodeCanonical } from '../core/canonical-decode.js';
 import { callsSegmentOf, type CallsNode } from './calls-segment.js';
 import { ConfigurationError } from './errors.js';
 import { functionIdOf, locateCaller, validateId, type FunctionLocation } from './function-identity.js';
@@ -106,7 +105,7 @@ function memoize(
     if (process.env.MEMOCALL_OFF === '1') return raw(...args);
     const runner = resolveRunner();
     if (runner === 'off') return raw(...args);
-    return decodeCanonical(await runner.call(spec, args));
+    return runner.call(spec, args);
   } as AnyMemoized;
 
   Object.defineProperties(memoized, {
@@ -119,7 +118,7 @@ function memoize(
       value: async (...args: unknown[]) => {
         const runner = resolveRunner();
         if (runner === 'off') throw new ConfigurationError(`${spec.functionId} is not memoized (MEMOCALL shim is 'off'): it has no memo URI`);
-        return runner.memoUriOf(spec, args).memoUri;
+        return runner.memoUriOf(spec, args);
       },
     },
   });

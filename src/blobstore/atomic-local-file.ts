@@ -1,0 +1,65 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+
+/**
+ * Writing a local file so that it appears whole or not at all: the bytes go to a hidden temp
+ * sibling which is then renamed (or linked) into place. A sibling, because rename is only atomic
+ * within one filesystem. Used by the file store for objects and by every store's `getFile`.
+ */
+
+const TEMP_MARK = '.memocall-tmp-';
+// pid alone is not unique across hosts sharing a filesystem (NFS); the random tag is.
+const processTag = `${process.pid.toString(36)}-${randomBytes(4).toString('hex')}`;
+let tempCounter = 0;
+
+/** A fresh hidden name next to `target`, e.g. `dir/.result.memocall-tmp-1a2b-9f3e0c1d-0`. */
+export function tempSiblingPath(target: string): string {
+  let base = path.basename(target);
+  // The temp name adds ~35 bytes; keep it under NAME_MAX (255 bytes) even for long UTF-8 names.
+  if (Buffer.byteLength(base) > 200) base = base.slice(0, 40);
+  return path.join(path.dirname(target), `.${base}${TEMP_MARK}${processTag}-${(tempCounter++).toString(36)}`);
+}
+
+/** True for names made by `tempSiblingPath`: listings skip them. */
+export function isTempName(name: string): boolean {
+  return name.charCodeAt(0) === 46 /* . */ && name.includes(TEMP_MARK);
+}
+
+/** Best-effort cleanup on failure paths: the original error is the one worth reporting. */
+export function unlinkQuietly(file: string): void {
+  try {
+    fs.unlinkSync(file);
+  } catch {
+    // already gone, or never created
+  }
+}
+
+/** Writes `data` to `localPath` (creating parent directories): readers see the old file or all of the new one. */
+export async function writeLocalFileAtomically(localPath: string, data: Uint8Array): Promise<void> {
+  await fs.promises.mkdir(path.dirname(localPath), { recursive: true });
+  const tmp = tempSiblingPath(localPath);
+  try {
+    await fs.promises.writeFile(tmp, data, { flag: 'wx' });
+    await fs.promises.rename(tmp, localPath);
+  } catch (err) {
+    unlinkQuietly(tmp);
+    throw err;
+  }
+}
+
+/**
+ * Copies `from` to `to` the same way (reflink where the filesystem can). A missing `from` rejects
+ * with its ENOENT and leaves nothing at `to`.
+ */
+export async function copyLocalFileAtomically(from: string, to: string): Promise<void> {
+  await fs.promises.mkdir(path.dirname(to), { recursive: true });
+  const tmp = tempSiblingPath(to);
+  try {
+    await fs.promises.copyFile(from, tmp, fs.constants.COPYFILE_EXCL | fs.constants.COPYFILE_FICLONE);
+    await fs.promises.rename(tmp, to);
+  } catch (err) {
+    unlinkQuietly(tmp);
+    throw err;
+  }
+}
