@@ -293,3 +293,41 @@ describe('decorator form', () => {
     expect(results).toBe(13);
   });
 });
+
+describe('user classes', () => {
+  class Money {
+    constructor(readonly cents: bigint, readonly currency: string) {}
+    add(other: Money): Money {
+      return new Money(this.cents + other.cents, this.currency);
+    }
+  }
+
+  test('a class with a registered codec is keyed by its encoded value and comes back as an instance', async () => {
+    const { registerCodec } = await import('../../src/index.js');
+    registerCodec('test:Money', Money, (m) => ({ cents: m.cents, currency: m.currency }), (p: { cents: bigint; currency: string }) => new Money(p.cents, p.currency));
+    const { uri } = tempDir();
+    let runs = 0;
+    const body = async (items: Money[]) => {
+      runs++;
+      return items.reduce((a, b) => a.add(b));
+    };
+    const total = useRunner(new MemoizingRunner({ blobRoot: uri }), body, { id: 'classes/total' });
+    const sum = await total([new Money(150n, 'EUR'), new Money(250n, 'EUR')]);
+    expect(sum).toBeInstanceOf(Money);
+    expect(sum.cents).toBe(400n);
+    // Another runner on the same root: the stored encoding decodes to an instance again.
+    const again = useRunner(new MemoizingRunner({ blobRoot: uri }), body, { id: 'classes/total' });
+    const fromStorage = await again([new Money(150n, 'EUR'), new Money(250n, 'EUR')]);
+    expect(fromStorage).toBeInstanceOf(Money);
+    expect(fromStorage.cents).toBe(400n);
+    expect(runs).toBe(1);
+  });
+
+  test('a class instance without a codec is refused with its path', async () => {
+    class Model {
+      weights = [1, 2];
+    }
+    const f = useRunner(new MemoizingRunner({ blobRoot: 'memory://classes' }), async (_cfg: { model: Model }) => 1, { id: 'classes/model' });
+    await expect(f({ model: new Model() })).rejects.toMatchObject({ name: 'SerializationError', path: 'args[0].model' });
+  });
+});

@@ -1,0 +1,50 @@
+import { expect, test } from 'vitest';
+import { MemoizingRunner, useRunner } from '../../src/index.js';
+import { runCommand } from '../support/child.js';
+import { useTempDir } from '../support/temp-dir.js';
+
+const tempDir = useTempDir();
+const cli = (...args: string[]) => runCommand(process.execPath, ['dist/src/cli/main.js', ...args]);
+
+test('inspect, lease, ls and summarize show what is stored, readably', async () => {
+  const { uri } = tempDir();
+  const runner = new MemoizingRunner({ blobRoot: uri, pipelineId: 'cli' });
+  const describePoint = useRunner(runner, async (p: { x: number; y: number }, tags: Set<string>) => `(${p.x}, ${p.y}) ${[...tags].join(',')}`, { id: 'cli/describe' });
+  const fail = useRunner(runner, async (n: number) => {
+    throw new RangeError(`bad n ${n}`);
+  }, { id: 'cli/fail' });
+  await describePoint({ x: 1, y: 2 }, new Set(['a', 'b']));
+  await expect(fail(7)).rejects.toThrow('bad n 7');
+  const okUri = await describePoint.memoUri({ x: 1, y: 2 }, new Set(['a', 'b']));
+  const failUri = await fail.memoUri(7);
+  await new Promise((r) => setTimeout(r, 100)); // the successful call releases its lease in the background
+
+  const inspected = await cli('inspect', okUri);
+  expect(inspected.code, inspected.stderr).toBe(0);
+  expect(inspected.stdout).toContain("functionId: 'cli/describe'");
+  expect(inspected.stdout).toContain('{ x: 1, y: 2 }');
+  expect(inspected.stdout).toContain("Set(2) { 'a', 'b' }");
+  expect(inspected.stdout).toContain("value: '(1, 2) a,b'");
+  expect(inspected.stdout).toMatch(/outcome: 'result'/);
+
+  const failed = await cli('inspect', failUri);
+  expect(failed.stdout).toContain("name: 'RangeError'");
+  expect(failed.stdout).toContain("message: 'bad n 7'");
+
+  const lease = await cli('lease', okUri);
+  expect(lease.stdout).toMatch(/^writer [\w-]+ \(generation 1\) on .+ pid \d+: released at /);
+
+  const listed = await cli('ls', `${uri}/memocall-v1/cli/`);
+  expect(listed.stdout.trim().split('\n').sort()).toEqual([okUri, failUri].sort());
+
+  const summary = await cli('summarize', uri);
+  expect(summary.stdout).toMatch(/cli\/describe\truns 1\terrors 0/);
+  expect(summary.stdout).toMatch(/cli\/fail\truns 1\terrors 1/);
+
+  const missing = await cli('inspect', `${uri}/memocall-v1/cli/none`);
+  expect(missing.code).toBe(1);
+  expect(missing.stderr).toContain('nothing is stored at');
+  const usage = await cli('frobnicate');
+  expect(usage.code).toBe(2);
+  expect(usage.stderr).toContain('unknown command');
+});
