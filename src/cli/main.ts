@@ -7,19 +7,20 @@ import { decodeInvocation } from '../runner/invocation-record.js';
 import { isLeaseFree, readLease } from '../runner/lease.js';
 import { memoFile } from '../runner/memo-uri.js';
 import { decodeResultRecord } from '../runner/result-record.js';
-import { runInvocation, RUN_EXIT } from '../runner/remote-entry.js';
+import { RUN_EXIT } from '../runner/remote-entry.js';
+import { runCommand, RUN_USAGE, RunUsageError } from './run-command.js';
 import '../blobstore/builtin-stores.js';
+import '../srcdest/register.js';
+import { CACHE_USAGE, cacheCommand } from './cache-command.js';
 
 const USAGE = `memocall <command>
 
-  run <memo-uri> [--writer-id ID]   the remote entry: run one stored invocation
-                                    exit 0 result written, 46 the function threw,
-                                    47 the lease belongs to someone else, 1 internal failure
-  inspect <memo-uri>                arguments, result or error, lease and runs, readable
+${RUN_USAGE}  inspect <memo-uri>                arguments, result or error, lease and runs, readable
   lease <memo-uri>                  who holds the lease, until when
   ls <uri-prefix>                   memo URIs under a prefix
   summarize <uri-prefix>            per function: runs, errors, lost races, durations
-`;
+  worker --queue <redis-url> ...    a warm worker for queue() shims (memocall worker --help)
+${CACHE_USAGE}`;
 
 const text = new TextDecoder();
 
@@ -27,7 +28,7 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'run':
-      return run(rest);
+      return runCommand(rest);
     case 'inspect':
       return inspectCommand(rest);
     case 'lease':
@@ -36,6 +37,17 @@ async function main(argv: string[]): Promise<number> {
       return lsCommand(rest);
     case 'summarize':
       return summarizeCommand(rest);
+    case 'cache':
+      return cacheCommand(rest);
+    case 'worker': {
+      // Loaded on demand: only the worker needs the queue client.
+      const { workerCommand, WorkerUsageError, WORKER_USAGE } = await import('./worker-command.js');
+      return workerCommand(rest).catch((err: unknown) => {
+        if (!(err instanceof WorkerUsageError)) throw err;
+        process.stderr.write(`memocall worker: ${err.message}\n\nusage: memocall\n${WORKER_USAGE}`);
+        return 2;
+      });
+    }
     case undefined:
     case '-h':
     case '--help':
@@ -55,15 +67,6 @@ function onePositional(args: string[], what: string, options: NonNullable<ParseA
 }
 
 class UsageError extends Error {}
-
-async function run(args: string[]): Promise<number> {
-  const { target, values } = onePositional(args, 'memo URI', { 'writer-id': { type: 'string' } });
-  const writerId = values['writer-id'];
-  const status = await runInvocation(typeof writerId === 'string' ? { memoUri: target, writerId } : { memoUri: target });
-  if (status === 'user-error') return RUN_EXIT.userError;
-  if (status === 'lease-lost') return RUN_EXIT.leaseLost;
-  return RUN_EXIT.ok;
-}
 
 async function getOrNull(uri: string): Promise<Uint8Array | null> {
   try {
@@ -153,17 +156,16 @@ async function summarizeCommand(args: string[]): Promise<number> {
   return 0;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    if (err instanceof UsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
-      process.stderr.write(`memocall: ${(err as Error).message}\n\n${USAGE}`);
-      process.exitCode = 2;
-      return;
-    }
-    process.stderr.write(`memocall: internal failure: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exitCode = RUN_EXIT.internal;
-  },
-);
+// `run` exits as soon as its outcome is stored: timers or sockets the user's code left open must
+// not keep a remote (and the shim waiting for it) alive.
+const exit = process.argv[2] === 'run' ? (code: number) => process.exit(code) : (code: number) => void (process.exitCode = code);
+
+main(process.argv.slice(2)).then(exit, (err: unknown) => {
+  if (err instanceof UsageError || err instanceof RunUsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    process.stderr.write(`memocall: ${(err as Error).message}\n\n${USAGE}`);
+    exit(2);
+    return;
+  }
+  process.stderr.write(`memocall: internal failure: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  exit(RUN_EXIT.internal);
+});

@@ -66,3 +66,51 @@ export class ConfigurationError extends MemocallError {
     super('MEMOCALL_CONFIGURATION', message);
   }
 }
+
+/**
+ * A memoized call given up because its AbortSignal fired (see `withSignal` and the runner's
+ * `signal` option). `name` is `'AbortError'`, as for `fetch` and timers; `cause` is the signal's
+ * reason. Whatever the call held (lease, child process) was released before it rejected.
+ */
+export class CallAbortedError extends MemocallError {
+  readonly memoUri: string | undefined;
+
+  constructor(reason: unknown, memoUri?: string) {
+    super('MEMOCALL_ABORTED', `the call ${memoUri ? `to ${memoUri} ` : ''}was aborted${reasonText(reason)}`, { cause: reason });
+    this.name = 'AbortError';
+    this.memoUri = memoUri;
+  }
+}
+
+function reasonText(reason: unknown): string {
+  if (reason instanceof Error) return `: ${reason.message}`;
+  return reason === undefined ? '' : `: ${String(reason)}`;
+}
+
+/**
+ * A shim's child process failed as infrastructure (it could not start, memocall itself failed in
+ * it, or a signal nobody sent killed it): not the user's error, and nothing was stored.
+ */
+export class SubprocessError extends MemocallError {
+  readonly memoUri: string;
+  readonly exitCode: number | null;
+  readonly signal: NodeJS.Signals | null;
+  /** The last lines the child wrote to stderr. */
+  readonly stderrTail: string;
+
+  constructor(memoUri: string, detail: string, opts: { exitCode?: number | null; signal?: NodeJS.Signals | null; stderrTail?: string; cause?: unknown } = {}) {
+    const tail = opts.stderrTail ? `\n--- last lines of its stderr ---\n${opts.stderrTail}` : '';
+    super('MEMOCALL_SUBPROCESS_FAILED', `${memoUri}: ${detail}${tail}`, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.memoUri = memoUri;
+    this.exitCode = opts.exitCode ?? null;
+    this.signal = opts.signal ?? null;
+    this.stderrTail = opts.stderrTail ?? '';
+  }
+}
+
+/** An `invocation` file that cannot be what memocall wrote: a memocall (or storage) failure. */
+export class BadInvocationError extends MemocallError {
+  constructor(uri: string, detail: string) {
+    super('MEMOCALL_BAD_INVOCATION', `${uri}: ${detail}`);
+  }
+}

@@ -11,6 +11,8 @@ export interface FunctionLocation {
   runtimeModule: string | undefined;
   /** The variable the memoized function is assigned to at the wrapping call, if any. */
   bindingName: string | undefined;
+  /** Absolute directory `runtimeModule` is relative to (a child process gets it as MEMOCALL_CODE_ROOT). */
+  codeRoot?: string;
 }
 
 const SAFE_SEGMENT = /^[A-Za-z0-9._~@+=,-]+$/;
@@ -23,10 +25,12 @@ export function locateCaller(): FunctionLocation {
   const source = originalSourceFile(frame.file);
   const codeRoot = codeRootOf(path.dirname(source));
   const toPosix = (p: string) => p.split(path.sep).join('/');
+  const runtimeRoot = codeRootOf(path.dirname(frame.file));
   return {
     moduleId: toPosix(path.relative(codeRoot, source)).replace(SOURCE_EXTENSION, ''),
-    runtimeModule: toPosix(path.relative(codeRootOf(path.dirname(frame.file)), frame.file)),
+    runtimeModule: toPosix(path.relative(runtimeRoot, frame.file)),
     bindingName: bindingNameAt(frame),
+    codeRoot: runtimeRoot,
   };
 }
 

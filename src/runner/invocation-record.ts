@@ -17,6 +17,11 @@ export interface InvocationRecord {
   invokedAt: string;
   invokedBy: string;
   writerId: string;
+  /**
+   * The caller's absolute code root. Only a hint, for a remote on the same machine that cannot
+   * find the module from its own code root (`memocall run` started by hand from elsewhere).
+   */
+  codeRoot?: string;
 }
 
 export function encodeInvocation(record: InvocationRecord): Uint8Array {

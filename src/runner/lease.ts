@@ -3,6 +3,7 @@ import { debuglog } from 'node:util';
 import type { BlobStore, VersionedBlob } from '../blobstore/blob-store.js';
 import { BlobNotFoundError, PreconditionFailedError } from '../blobstore/errors.js';
 import { LeaseLostError } from './errors.js';
+import { onTermination } from './termination.js';
 
 const debug = debuglog('memocall');
 
@@ -125,10 +126,14 @@ export class HeldLease {
   private record: LeaseRecord;
   private timer: NodeJS.Timeout | undefined;
   private readonly refreshMs: number;
+  // Its signal is made only when asked for (an AbortSignal costs tens of µs on Node 20).
   private readonly lostController = new AbortController();
+  private lost = false;
   private finished = false;
   private released = false;
   private refreshing: Promise<void> | undefined;
+  /** Local clock when a write of ours last confirmed that we hold the lease. */
+  private confirmedAt: number;
 
   constructor(
     private readonly store: BlobStore,
@@ -144,6 +149,8 @@ export class HeldLease {
     this.record = record;
     this.etag = etag;
     this.refreshMs = Math.max(10, opts.refreshMs ?? Math.floor(opts.ttlMs / 2));
+    // An adopted lease was confirmed by the reader of someone else's write: no write of ours yet.
+    this.confirmedAt = mayRelease ? record.heartbeatAt : -Infinity;
   }
 
   /** Aborted when another writer is found holding the lease. */
@@ -152,12 +159,12 @@ export class HeldLease {
   }
 
   get isLost(): boolean {
-    return this.lostController.signal.aborted;
+    return this.lost;
   }
 
   startMaintaining(): void {
     held.add(this);
-    ensureSignalHandlers();
+    releaseHeldLeasesOnTermination();
     this.schedule(this.refreshMs);
   }
 
@@ -182,29 +189,45 @@ export class HeldLease {
   }
 
   /**
-   * Throws LeaseLostError unless the stored lease still names this writer. Within half a TTL of
-   * our last confirmed heartbeat nobody can have taken it over (a takeover needs the lease
-   * expired, and the scheme already assumes clocks agree to well within a TTL), so no read.
+   * Throws LeaseLostError unless the stored lease still names this writer, unreleased: the fence
+   * before a result is written.
+   *
+   * The acquirer may skip the read within half a TTL of its own last write: nobody can have taken
+   * the lease over since (a takeover needs it expired, and the scheme already assumes clocks
+   * agree to well within a TTL), and its only other way to end, a release, is this object's own.
+   * A cooperating holder in another process (adopted) always reads: the acquirer may have
+   * released the lease at any moment (an aborted call), and a new caller taken it at once.
    */
   async verify(): Promise<void> {
     if (this.isLost) throw new LeaseLostError(this.uri, this.writerId, 'taken over');
-    if (Date.now() < this.record.heartbeatAt + this.record.ttlMs / 2) return;
+    if (this.released) throw new LeaseLostError(this.uri, this.writerId, 'it was released');
+    if (this.mayRelease && Date.now() < this.confirmedAt + this.record.ttlMs / 2) return;
     const current = await readLease(this.store, this.uri);
     if (!current || current.record.writerId !== this.writerId || current.record.releasedAt !== undefined) {
-      this.markLost(current?.record);
-      throw new LeaseLostError(this.uri, this.writerId, current ? `now held by ${current.record.writerId}` : 'the lease vanished');
+      const detail = !current ? 'the lease vanished' : current.record.writerId !== this.writerId ? `now held by ${current.record.writerId}` : 'it was released';
+      this.markLost(current?.record, detail);
+      throw new LeaseLostError(this.uri, this.writerId, detail);
     }
     this.etag = current.etag;
     this.record = current.record;
   }
 
+  /** Whether the stored lease still names this writer (always reads, never throws LeaseLostError). */
+  async stillHeld(): Promise<boolean> {
+    if (this.isLost) return false;
+    const current = await readLease(this.store, this.uri);
+    return !!current && current.record.writerId === this.writerId && current.record.releasedAt === undefined;
+  }
+
   private async casUpdate(change: (record: LeaseRecord) => LeaseRecord): Promise<void> {
     for (;;) {
       const next = change(this.record);
+      const writtenAt = Date.now();
       try {
         const { etag } = await this.store.put(this.uri, encoder.encode(JSON.stringify(next)), { ifMatch: this.etag });
         this.etag = etag;
         this.record = next;
+        if (next.releasedAt === undefined) this.confirmedAt = Math.min(writtenAt, next.heartbeatAt);
         return;
       } catch (err) {
         if (!(err instanceof PreconditionFailedError)) throw err;
@@ -212,18 +235,20 @@ export class HeldLease {
       // Someone wrote the lease: if it is our cooperating peer (same writer id), adopt its version.
       const current = await readLease(this.store, this.uri);
       if (!current || current.record.writerId !== this.writerId || current.record.releasedAt !== undefined) {
-        this.markLost(current?.record);
-        throw new LeaseLostError(this.uri, this.writerId, current ? `taken over by ${current.record.writerId}` : 'the lease vanished');
+        const detail = !current ? 'the lease vanished' : current.record.writerId !== this.writerId ? `taken over by ${current.record.writerId}` : 'it was released';
+        this.markLost(current?.record, detail);
+        throw new LeaseLostError(this.uri, this.writerId, detail);
       }
       this.etag = current.etag;
       this.record = current.record;
     }
   }
 
-  private markLost(by: LeaseRecord | undefined): void {
-    if (!this.isLost) {
+  private markLost(by: LeaseRecord | undefined, detail: string): void {
+    if (!this.lost) {
+      this.lost = true;
       debug('lease %s lost (writer %s, now %s)', this.uri, this.writerId, by?.writerId ?? 'nobody');
-      this.lostController.abort(new LeaseLostError(this.uri, this.writerId, 'taken over'));
+      this.lostController.abort(new LeaseLostError(this.uri, this.writerId, detail));
     }
     this.stop();
   }
@@ -244,37 +269,31 @@ export class HeldLease {
     this.stop();
     await this.refreshing?.catch(() => undefined);
     if (!this.mayRelease || this.isLost) return;
-    for (let attempt = 1; attempt <= 3; attempt++) {
+    // A failed release only costs the next caller a wait for expiry, but a brief store hiccup
+    // should not: retry with a short backoff (about 1.5 s in all) before giving up.
+    for (let attempt = 1; ; attempt++) {
       try {
         await this.casUpdate((record) => ({ ...record, releasedAt: Date.now() }));
         return;
       } catch (err) {
         if (err instanceof LeaseLostError) return;
         debug('lease release of %s failed (attempt %d): %s', this.uri, attempt, err);
+        if (attempt === RELEASE_ATTEMPTS) return;
       }
+      await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
     }
   }
 }
 
-let handlersInstalled = false;
+const RELEASE_ATTEMPTS = 4;
 
-/**
- * On SIGINT/SIGTERM, release every held lease before the process dies, so other callers can
- * take over at once instead of waiting for expiry. If nobody else listens for the signal, it is
- * re-raised afterwards so the process still ends the way it would have.
- */
-function ensureSignalHandlers(): void {
-  if (handlersInstalled) return;
-  handlersInstalled = true;
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    const onSignal = () => {
-      const releases = [...held].map((lease) => lease.release());
-      const deadline = new Promise((resolve) => setTimeout(resolve, 2000).unref());
-      void Promise.race([Promise.allSettled(releases), deadline]).then(() => {
-        process.removeListener(signal, onSignal);
-        if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
-      });
-    };
-    process.on(signal, onSignal);
-  }
+let terminationHookInstalled = false;
+
+/** On SIGINT/SIGTERM/SIGHUP every held lease is released before the process dies (termination.ts). */
+function releaseHeldLeasesOnTermination(): void {
+  if (terminationHookInstalled) return;
+  terminationHookInstalled = true;
+  onTermination(async () => {
+    await Promise.allSettled([...held].map((lease) => lease.release()));
+  });
 }

@@ -5,21 +5,25 @@ import type { BlobStore } from '../blobstore/blob-store.js';
 import { getIfExists } from '../blobstore/get-if-exists.js';
 import { lookupBlobStore } from '../blobstore/registry.js';
 import { DEFAULT_BLOB_ROOT, normalizeBlobRoot } from './blob-root.js';
+import { abortErrorOf, contextSignal, linkSignals, throwIfAborted, untilAborted, withComputationSignal, type LinkedSignal } from './call-signal.js';
 import { ConfigurationError, NoResultError, RemoteError } from './errors.js';
 import { decodeErrorRecord } from './error-record.js';
 import { validateId } from './function-identity.js';
+import { lookupFunction } from './function-registry.js';
 import { isRunningAbove } from './invocation-context.js';
 import { encodeInvocation, type InvocationRecord } from './invocation-record.js';
 import { tryAcquireLease, type HeldLease } from './lease.js';
 import { functionMemospace, memoFile, type MemoUriParts } from './memo-uri.js';
 import { maskedPipelineId } from './pipeline-id-mask.js';
+import { Flight } from './flight.js';
 import { decodeResultRecord } from './result-record.js';
 import { processResultCache } from './result-cache.js';
 import { invokedBy } from './run-metadata.js';
 import { newWriterId } from './run-id.js';
-import { offerInvocation, takeOutcome, withdrawInvocation } from './same-process-handoff.js';
+import { abandonOutcome, offerInvocation, takeOutcome, withdrawInvocation } from './same-process-handoff.js';
 import { runsInProcess, samethread } from './samethread.js';
-import type { Shim } from './shim.js';
+import type { Shim, ShimContext } from './shim.js';
+import { prepareArguments, receiveResult, shipArguments } from './value-hooks.js';
 import { concatChunks } from '../core/concat-chunks.js';
 
 export interface MemoizingRunnerOptions {
@@ -39,6 +43,12 @@ export interface MemoizingRunnerOptions {
   waitInitialMs?: number;
   /** Longest wait between two polls. Default 20 000 ms. */
   waitMaxMs?: number;
+  /**
+   * Aborts every call of this runner (e.g. on shutdown): pending calls reject with a
+   * `CallAbortedError`, their leases are released and their child processes stopped. For one
+   * call or a block of calls, use `withSignal(signal, () => ...)` instead. Default: none.
+   */
+  signal?: AbortSignal;
 }
 
 /** What the runner knows of one memoized function (see `useRunner`). */
@@ -51,10 +61,12 @@ export interface FunctionSpec {
   runtimeModule: string | undefined;
 }
 
-/** One encoded value per memo URI, shared by identical concurrent calls of this process. */
-const inFlight = new Map<string, Promise<Uint8Array>>();
+/** One computation per memo URI, shared by identical concurrent calls of this process. */
+const inFlight = new Map<string, Flight>();
 
 const MISS = Symbol('miss');
+/** The argument values an encoding was made from, for the hooks that need the values on a miss. */
+const argumentsOf = new WeakMap<Uint8Array[], readonly unknown[]>();
 const FAST_KEY_MAX_BYTES = 256;
 const FAST_INDEX_MAX = 50_000;
 /** memospace + encoded small arguments → memo URI, for calls already resolved in this process. */
@@ -82,6 +94,7 @@ export class MemoizingRunner {
   readonly leaseRefreshMs: number | undefined;
   readonly waitInitialMs: number;
   readonly waitMaxMs: number;
+  readonly signal: AbortSignal | undefined;
   /** Per function, per pipeline id: the memo URI up to the arguments key. */
   private readonly memospaces = new WeakMap<FunctionSpec, Map<string, string>>();
   private storeInstance: BlobStore | undefined;
@@ -96,6 +109,7 @@ export class MemoizingRunner {
     this.leaseRefreshMs = options.leaseRefreshMs === undefined ? undefined : positive(options.leaseRefreshMs, 'leaseRefreshMs');
     this.waitInitialMs = positive(options.waitInitialMs ?? 1_000, 'waitInitialMs');
     this.waitMaxMs = positive(options.waitMaxMs ?? 20_000, 'waitMaxMs');
+    this.signal = options.signal;
   }
 
   /** The store of this runner's blob root (looked up once). */
@@ -145,7 +159,10 @@ export class MemoizingRunner {
   /** The result of `spec(...args)`: from memory, from storage, or by running it. */
   async call(spec: FunctionSpec, args: readonly unknown[]): Promise<unknown> {
     const memospace = this.memospaceOf(spec, this.currentPipelineId());
+    const prepared = prepareArguments(args); // e.g. hash local files: their content is part of the key
+    if (prepared) await prepared;
     const chunks = encodeArgs(args);
+    argumentsOf.set(chunks, args);
     // Repeated calls with small arguments skip hashing: their encoding is as good a key here.
     const single = chunks.length === 1 ? chunks[0]! : undefined;
     const fastKey = single && single.byteLength <= FAST_KEY_MAX_BYTES ? `${memospace}\n${latin1(single)}` : undefined;
@@ -153,47 +170,77 @@ export class MemoizingRunner {
       const known = fastIndex.get(fastKey);
       if (known !== undefined) {
         const value = processResultCache.read(known, MISS);
-        if (value !== MISS) return value;
+        if (value !== MISS) {
+          const received = receiveResult(value, { memoUri: known, blobRoot: this.blobRoot });
+          if (received) await received;
+          return value;
+        }
       }
     }
     const { memoUri, parts } = this.locate(spec, chunks, memospace);
     let value = processResultCache.read(memoUri, MISS);
     if (value === MISS) {
-      let running = inFlight.get(memoUri);
-      if (running) {
-        if (isRunningAbove(memoUri)) {
-          throw new ConfigurationError(`${spec.functionId} called itself with the same arguments (${memoUri}): that would wait for itself forever`);
-        }
-      } else {
-        running = this.resolve(spec, memoUri, parts, chunks).finally(() => inFlight.delete(memoUri));
-        inFlight.set(memoUri, running);
+      // Also across processes: a remote computing this very memo URI would wait for its own lease.
+      if (isRunningAbove(memoUri)) {
+        throw new ConfigurationError(`${spec.functionId} called itself with the same arguments (${memoUri}): that would wait for itself forever`);
       }
-      value = decodeCanonical(await running);
+      const caller = linkSignals(this.signal, contextSignal());
+      const signal = caller.signal;
+      if (signal?.aborted) {
+        caller.dispose();
+        throw abortErrorOf(signal, memoUri);
+      }
+      let flight = inFlight.get(memoUri);
+      if (!flight) {
+        const forget = (f: Flight) => {
+          if (inFlight.get(memoUri) === f) inFlight.delete(memoUri);
+        };
+        flight = new Flight(memoUri, (computation) => this.resolve(spec, memoUri, parts, chunks, computation), forget, signal !== undefined);
+        const started = flight;
+        void started.promise.then(() => forget(started), () => forget(started));
+        inFlight.set(memoUri, flight);
+      }
+      try {
+        value = decodeCanonical(await flight.join(signal));
+      } finally {
+        caller.dispose();
+      }
     }
     if (fastKey !== undefined) rememberFastKey(fastKey, memoUri);
+    const received = receiveResult(value, { memoUri, blobRoot: this.blobRoot }); // e.g. write pointer files
+    if (received) await received;
     return value;
   }
 
-  private async resolve(spec: FunctionSpec, memoUri: string, parts: MemoUriParts, chunks: Uint8Array[]): Promise<Uint8Array> {
+  private async resolve(spec: FunctionSpec, memoUri: string, parts: MemoUriParts, chunks: Uint8Array[], signal: AbortSignal | undefined): Promise<Uint8Array> {
     const store = this.store;
     const stored = await this.readOutcome(store, memoUri, this.rerunErrors ? undefined : '*');
     if (stored) return stored;
 
     let delay = this.waitInitialMs;
     for (;;) {
-      const writerId = newWriterId();
-      const attempt = await tryAcquireLease(store, memoFile.lease(memoUri), writerId, { ttlMs: this.leaseTtlMs, refreshMs: this.leaseRefreshMs });
-      if (attempt.acquired) {
-        const value = await this.runWithLease(spec, store, memoUri, parts, chunks, attempt.lease);
-        if (value) return value;
-        // Our lease was taken over while running: the new holder's outcome is the one to wait for.
-      } else {
-        await sleep(delay);
-        delay = Math.min(delay * 2, this.waitMaxMs);
-        // A holder that failed wrote `error` under its writer id: that outcome is ours too.
-        const outcome = await this.readOutcome(store, memoUri, this.rerunErrors ? attempt.holder.writerId : '*');
-        if (outcome) return outcome;
+      throwIfAborted(signal, memoUri);
+      // A limited shim's slot is taken before the lease, never while holding it (see Shim.slots).
+      const freeSlot = await this.shim.slots?.acquire(signal);
+      let holder: string;
+      try {
+        const writerId = newWriterId();
+        const attempt = await tryAcquireLease(store, memoFile.lease(memoUri), writerId, { ttlMs: this.leaseTtlMs, refreshMs: this.leaseRefreshMs });
+        if (attempt.acquired) {
+          const value = await this.runWithLease(spec, store, memoUri, parts, chunks, attempt.lease, signal, freeSlot !== undefined);
+          if (value) return value;
+          // Our lease was taken over while running: the new holder's outcome is the one to wait for.
+          continue;
+        }
+        holder = attempt.holder.writerId;
+      } finally {
+        freeSlot?.();
       }
+      await sleep(delay, undefined, { signal }).catch(() => throwIfAborted(signal, memoUri));
+      delay = Math.min(delay * 2, this.waitMaxMs);
+      // A holder that failed wrote `error` under its writer id: that outcome is ours too.
+      const outcome = await this.readOutcome(store, memoUri, this.rerunErrors ? holder : '*');
+      if (outcome) return outcome;
     }
   }
 
@@ -223,11 +270,14 @@ export class MemoizingRunner {
     parts: MemoUriParts,
     chunks: Uint8Array[],
     lease: HeldLease,
+    signal: AbortSignal | undefined,
+    slotHeld: boolean,
   ): Promise<Uint8Array | undefined> {
     let value: Uint8Array | undefined;
     try {
-      value = await this.runLeased(spec, store, memoUri, parts, chunks, lease);
+      value = await this.runLeased(spec, store, memoUri, parts, chunks, lease, signal, slotHeld);
     } catch (err) {
+      // Every failure, abort included, releases the lease: the next caller need not wait for expiry.
       await lease.release();
       throw err;
     }
@@ -245,6 +295,8 @@ export class MemoizingRunner {
     parts: MemoUriParts,
     chunks: Uint8Array[],
     lease: HeldLease,
+    signal: AbortSignal | undefined,
+    slotHeld: boolean,
   ): Promise<Uint8Array | undefined> {
     const writerId = lease.writerId;
     // Someone may have finished and released between our first look and our acquisition
@@ -263,31 +315,65 @@ export class MemoizingRunner {
       invokedAt: new Date().toISOString(),
       invokedBy: invokedBy(),
       writerId,
+      codeRoot: lookupFunction(spec.functionId)?.location.codeRoot,
     };
+    // On a miss only (a hit never uploads): make the arguments readable where the shim runs them.
+    const shipped = shipArguments(argumentsOf.get(chunks) ?? [], { memoUri, memo: parts, inProcess: runsInProcess(this.shim) });
+    if (shipped) await shipped;
+    // The shim stops its work when the callers give up or the lease is lost. The signal is made
+    // only if the shim asks for it (samethread does not; each costs tens of µs on Node 20).
+    // In-process, nested calls of an abortable computation belong to it: they abort with it.
+    let linked: LinkedSignal | undefined;
+    const shimSignal = () => (linked ??= linkSignals(signal, lease.lostSignal)).signal!;
+    // `=`: writer ids are base64url and may start with '-'.
+    const argv = ['run', memoUri, `--writer-id=${writerId}`];
+    const ctx: ShimContext = {
+      memoUri,
+      functionId: spec.functionId,
+      slotHeld,
+      get signal() {
+        return shimSignal();
+      },
+    };
+    const run = signal ? () => withComputationSignal(shimSignal(), () => this.shim(argv, ctx)) : () => this.shim(argv, ctx);
     offerInvocation(memoUri, invocation);
     try {
       const written = store.put(memoFile.invocation(memoUri), encodeInvocation(invocation));
-      const run = () => this.shim(['run', memoUri, '--writer-id', writerId], { memoUri, functionId: spec.functionId, signal: lease.lostSignal });
       // A remote reads the invocation from storage, so it must be there first; in-process it is handed over.
       if (runsInProcess(this.shim)) {
-        // Settle both before the lease can be released, then report the first failure.
-        const [put, ran] = await Promise.allSettled([written, run()]);
+        // Settle both before the lease can be released, then report the first failure. An
+        // in-process function cannot be stopped: on abort the caller stops waiting for it, and the
+        // released lease fences whatever it would write.
+        const settled = Promise.allSettled([written, run()]);
+        const [put, ran] = await untilAborted(settled, signal, memoUri).catch((err: unknown) => {
+          abandonOutcome(memoUri, writerId);
+          throw err;
+        });
         if (put.status === 'rejected') throw put.reason;
         if (ran.status === 'rejected') throw ran.reason;
       } else {
         await written;
-        await run();
+        try {
+          await run();
+        } catch (err) {
+          if (lease.isLost) return undefined; // stopped because another writer holds the lease now
+          if (signal?.aborted) throw abortErrorOf(signal, memoUri);
+          throw err;
+        }
       }
     } finally {
       withdrawInvocation(memoUri, writerId);
+      linked?.dispose();
     }
+    throwIfAborted(signal, memoUri);
     const local = takeOutcome(memoUri, writerId);
     if (local?.kind === 'result') return local.value;
     if (local?.kind === 'error') throw local.error;
     if (local?.kind === 'lease-lost') return undefined;
     const outcome = await this.readOutcome(store, memoUri, writerId);
     if (outcome) return outcome;
-    if (lease.isLost) return undefined;
+    // A remote that found another writer on the lease (exit 47) ran nothing: wait for that writer.
+    if (!(await lease.stillHeld())) return undefined;
     throw new NoResultError(memoUri);
   }
 }

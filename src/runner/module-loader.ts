@@ -17,20 +17,24 @@ const CANDIDATE_EXTENSIONS = ['.js', '.mjs', '.cjs', '.ts', '.mts', '.cts', '.ts
 export async function resolveInvokedFunction(invocation: InvocationRecord): Promise<RegisteredFunction> {
   const known = lookupFunction(invocation.functionId);
   if (known) return known;
-  const root = process.env.MEMOCALL_CODE_ROOT ?? codeRootOf(process.cwd());
+  const ownRoot = process.env.MEMOCALL_CODE_ROOT ?? codeRootOf(process.cwd());
+  // The caller's root, recorded in the invocation, serves a remote on the same machine (a run
+  // started by hand from another directory); elsewhere it does not exist and is skipped.
+  const roots = invocation.codeRoot && invocation.codeRoot !== ownRoot ? [ownRoot, invocation.codeRoot] : [ownRoot];
   const candidates: string[] = [];
-  if (invocation.runtimeModule) candidates.push(path.join(root, invocation.runtimeModule));
-  for (const ext of CANDIDATE_EXTENSIONS) candidates.push(path.join(root, invocation.moduleId + ext));
+  for (const root of roots) {
+    if (invocation.runtimeModule) candidates.push(path.join(root, invocation.runtimeModule));
+    for (const ext of CANDIDATE_EXTENSIONS) candidates.push(path.join(root, invocation.moduleId + ext));
+  }
   const file = candidates.find((candidate) => existsSync(candidate));
   if (!file) {
-    throw new ConfigurationError(
-      `cannot find the module of ${invocation.functionId} under code root ${root} (tried ${candidates.map((c) => path.relative(root, c)).join(', ')}); set MEMOCALL_CODE_ROOT`,
-    );
+    const tried = [...new Set(candidates.map((c) => path.relative(ownRoot, c)))].join(', ');
+    throw new ConfigurationError(`cannot find the module of ${invocation.functionId} under code root ${roots.join(' or ')} (tried ${tried}); set MEMOCALL_CODE_ROOT`);
   }
   await import(pathToFileURL(file).href);
   const found = lookupFunction(invocation.functionId);
   if (!found) {
-    throw new ConfigurationError(`${path.relative(root, file)} was imported but defines no memoized function with id ${invocation.functionId}`);
+    throw new ConfigurationError(`${file} was imported but defines no memoized function with id ${invocation.functionId}`);
   }
   return found;
 }

@@ -2,24 +2,25 @@ import { decodeCanonical } from '../core/canonical-decode.js';
 import type { BlobStore } from '../blobstore/blob-store.js';
 import { PreconditionFailedError } from '../blobstore/errors.js';
 import { lookupBlobStore } from '../blobstore/registry.js';
-import { ConfigurationError, LeaseLostError } from './errors.js';
+import { BadInvocationError, ConfigurationError, LeaseLostError } from './errors.js';
 import { encodeErrorRecord, toStoredError } from './error-record.js';
 import { runInInvocation } from './invocation-context.js';
+import { finalizeResult } from './value-hooks.js';
 import { decodeInvocation, type InvocationRecord } from './invocation-record.js';
-import { adoptLease, heldLeaseOf, type HeldLease } from './lease.js';
+import { adoptLease, heldLeaseOf, tryAcquireLease, type HeldLease, type LeaseRecord } from './lease.js';
 import { memoFile } from './memo-uri.js';
 import { resolveInvokedFunction } from './module-loader.js';
 import { encodeResult } from './result-record.js';
 import { processResultCache } from './result-cache.js';
 import { encodeRunMetadata, invokedBy, MEMOCALL_VERSION, type RunMetadata } from './run-metadata.js';
-import { newRunId } from './run-id.js';
+import { newRunId, newWriterId } from './run-id.js';
 import { reportOutcome, takeInvocation } from './same-process-handoff.js';
 
 /** Exit codes of `memocall run`, so shims (and Kubernetes pod failure policies) can tell them apart. */
 export const RUN_EXIT = {
-  /** `result` is written (by this run, or it already existed: a lost race). */
+  /** `result` is written: by this run, by an earlier one (nothing ran), or by a racing one. */
   ok: 0,
-  /** memocall itself failed (storage, a missing module...): nothing was decided. */
+  /** memocall itself failed (storage, a bad invocation, a missing module...): nothing was written. */
   internal: 1,
   /** The user's function threw; `error` is written. */
   userError: 46,
@@ -27,70 +28,150 @@ export const RUN_EXIT = {
   leaseLost: 47,
 } as const;
 
-export type RunStatus = 'ok' | 'lost-race' | 'user-error' | 'lease-lost';
+/**
+ * `ok`: this run wrote `result`. `already-done`: a result existed, nothing ran. `lost-race`: the
+ * function ran but another run's result was first. `user-error`: `error` is written.
+ * `lease-lost`: the lease is another writer's, so nothing (more) was written.
+ */
+export type RunStatus = 'ok' | 'already-done' | 'lost-race' | 'user-error' | 'lease-lost';
+
+export interface RunReport {
+  status: RunStatus;
+  /** The id of this execution (`meta/<runId>.json`). */
+  runId: string;
+  /** For people: why the run ended this way. */
+  detail: string;
+}
 
 export interface RunRequest {
   memoUri: string;
-  /** The orchestrator's lease writer id: the run is fenced by it. Absent: no lease check. */
+  /**
+   * The caller's lease writer id: the run is fenced by it (checked before running and before
+   * writing). Absent (a person running `memocall run <uri>` to debug): the run takes a lease of
+   * its own, so it never races a live caller, and skips the work if a result already exists.
+   */
   writerId?: string;
 }
 
-/** `['run', memoUri, '--writer-id', id]` → a run request; unknown flags are ignored (newer callers). */
-export function parseRunArgv(argv: readonly string[]): RunRequest {
-  const [command, memoUri, ...rest] = argv;
-  if (command !== 'run' || !memoUri) throw new ConfigurationError(`expected: run <memo-uri> [--writer-id ID], got: ${argv.join(' ')}`);
-  const request: RunRequest = { memoUri };
-  for (let i = 0; i < rest.length; i++) {
-    const arg = rest[i]!;
-    if (arg === '--writer-id') request.writerId = rest[++i];
-    else if (arg.startsWith('--writer-id=')) request.writerId = arg.slice('--writer-id='.length);
-  }
-  return request;
+/** Exit code of `memocall run` for a status. */
+export function exitCodeOf(status: RunStatus): number {
+  if (status === 'user-error') return RUN_EXIT.userError;
+  if (status === 'lease-lost') return RUN_EXIT.leaseLost;
+  return RUN_EXIT.ok;
 }
 
 /**
- * The remote side of an invocation: load it, check the lease still names the caller, run only
- * the user's function inside the error boundary, then write `result` (first writer wins) or
- * `error`, and a `meta/<runId>.json` record. Internal failures throw; user failures are written.
+ * `['run', memoUri, '--writer-id=ID']` (or `'--writer-id', ID`) → a run request. Other flags are
+ * ignored, so an older remote still serves a newer caller; `onUnknown` hears of them.
  */
-export async function runInvocation(request: RunRequest): Promise<RunStatus> {
+export function parseRunArgv(argv: readonly string[], onUnknown?: (flag: string) => void): RunRequest {
+  const [command, ...rest] = argv;
+  const positionals: string[] = [];
+  let writerId: string | undefined;
+  for (let i = 0; i < rest.length; i++) {
+    const arg = rest[i]!;
+    if (arg === '--writer-id') writerId = rest[++i];
+    else if (arg.startsWith('--writer-id=')) writerId = arg.slice('--writer-id='.length);
+    else if (arg.startsWith('--')) onUnknown?.(arg);
+    else positionals.push(arg);
+  }
+  const memoUri = positionals[0];
+  if (command !== 'run' || memoUri === undefined || positionals.length > 1 || writerId === '') {
+    throw new ConfigurationError(`expected: run <memo-uri> [--writer-id=ID], got: ${argv.join(' ')}`);
+  }
+  const request: RunRequest = { memoUri: memoUri.replace(/\/+$/, '') };
+  if (writerId !== undefined) request.writerId = writerId;
+  return request;
+}
+
+/** Lease TTL of a run started by hand (no caller maintains its lease). */
+function manualLeaseTtlMs(): number {
+  const fromEnv = Number(process.env.MEMOCALL_LEASE_TTL_MS);
+  return fromEnv > 0 ? fromEnv : 90_000;
+}
+
+/**
+ * The remote side of an invocation. In order:
+ *  1. read the invocation, whether a result exists (then nothing runs), and the lease: it must
+ *     still name the caller's writer id, else nothing runs (`lease-lost`, recorded in meta);
+ *  2. keep the lease alive while running (as a second holder: only the caller releases it);
+ *  3. import the function's module and decode the arguments (failures here are memocall's);
+ *  4. run only the user's function inside the error boundary;
+ *  5. fence again, then write `error`, or `result` (the first writer wins; a loser leaves a
+ *     `lost-race/<runId>.json` record), and `meta/<runId>.json`.
+ * Internal failures throw (exit 1) and write nothing but a best-effort meta record.
+ */
+export async function runInvocation(request: RunRequest): Promise<RunReport> {
   const { memoUri, writerId } = request;
   const store = lookupBlobStore(memoUri);
   const runId = newRunId();
   const startedAt = new Date();
-  const invocation = takeInvocation(memoUri, writerId) ?? decodeInvocation(await store.get(memoFile.invocation(memoUri)));
-
-  const writeMeta = (outcome: RunMetadata['outcome'], detail?: string) =>
-    store.put(memoFile.meta(memoUri, runId), encodeRunMetadata(runMetadata(memoUri, invocation, runId, startedAt, outcome, detail)));
-
-  let lease: HeldLease | undefined;
+  // A same-process caller (samethread) hands the invocation over and holds the lease itself.
+  const handedOver = takeInvocation(memoUri, writerId);
+  let invocation: InvocationRecord | undefined = handedOver;
+  let lease: HeldLease | undefined = writerId === undefined ? undefined : heldLeaseOf(writerId);
+  let ownsLease = false;
   let adopted = false;
-  if (writerId !== undefined) {
-    lease = heldLeaseOf(writerId);
-    if (!lease) {
-      try {
-        lease = await adoptLease(store, memoFile.lease(memoUri), writerId);
+
+  // The record names the writer the run was fenced by (its own lease's, when started by hand).
+  const writeMeta = (outcome: RunMetadata['outcome'], detail?: string) =>
+    store.put(memoFile.meta(memoUri, runId), encodeRunMetadata({ ...runMetadata(memoUri, invocation!, runId, startedAt, outcome, detail), writerId: lease?.writerId ?? writerId ?? invocation!.writerId }));
+  const end = async (status: RunStatus, detail: string, meta?: RunMetadata['outcome']): Promise<RunReport> => {
+    if (meta) await writeMeta(meta, detail);
+    return { status, runId, detail };
+  };
+
+  try {
+    if (!handedOver) {
+      // Three independent reads at once: on an object store each is a round trip.
+      const adopting = writerId !== undefined && !lease ? adoptLease(store, memoFile.lease(memoUri), writerId) : undefined;
+      const [read, done, adoption] = await Promise.allSettled([readInvocation(store, memoUri), resultExists(store, memoUri), adopting]);
+      if (adoption.status === 'fulfilled' && adoption.value) {
+        lease = adoption.value;
         adopted = true;
-      } catch (err) {
-        if (!(err instanceof LeaseLostError)) throw err;
-        await writeMeta('lease-lost', err.message);
+      }
+      if (done.status === 'fulfilled' && done.value) return await end('already-done', `${memoUri} already has a result: nothing to run`);
+      if (read.status === 'rejected') throw read.reason;
+      invocation = read.value;
+      if (done.status === 'rejected') throw done.reason;
+      if (adoption.status === 'rejected') {
+        if (!(adoption.reason instanceof LeaseLostError)) throw adoption.reason;
         reportOutcome(memoUri, writerId, { kind: 'lease-lost' });
-        return 'lease-lost';
+        return await end('lease-lost', `not run: ${adoption.reason.message}`, 'lease-lost');
+      }
+      if (writerId === undefined) {
+        // Started by hand: take a lease like any caller, so a live caller's run is never doubled.
+        const attempt = await tryAcquireLease(store, memoFile.lease(memoUri), newWriterId(), { ttlMs: manualLeaseTtlMs() });
+        if (!attempt.acquired) return await end('lease-lost', `not run: ${describeHolder(attempt.holder)}`, 'lease-lost');
+        lease = attempt.lease;
+        ownsLease = true;
       }
     }
-  }
-  try {
-    const fn = await resolveInvokedFunction(invocation);
-    const args = decodeCanonical(invocation.args) as unknown[];
+    // A same-process caller whose lease was lost (or released) no longer holds it: run nothing.
+    if (writerId !== undefined && !lease) return await end('lease-lost', `not run: writer ${writerId} no longer holds the lease`, 'lease-lost');
+    const inv = invocation!;
+    const fenceId = lease?.writerId ?? writerId ?? '';
+
+    const fn = await resolveInvokedFunction(inv);
+    const args = decodeArgs(inv, memoUri);
 
     // The boundary: only the user's code (and encoding what it returned) can produce a user error.
     let threw = false;
     let thrown: unknown;
     let encoded: ReturnType<typeof encodeResult> | undefined;
+    let warnings: string[] = [];
     const finishedAt = () => new Date().toISOString();
+    // In another process than the caller, a lost lease ends the run at once: its work would be
+    // fenced off anyway (the process exits; in-process the function cannot be stopped).
+    const stopOnLoss = adopted && lease ? lease.lostSignal : undefined;
     try {
-      const value = await runInInvocation({ memoUri, memo: invocation.memo, runId }, () => fn.raw(...args));
-      encoded = encodeResult(value, { runId, writerId: writerId ?? '', functionId: invocation.functionId, finishedAt: finishedAt() });
+      const returned = Promise.resolve(runInInvocation({ memoUri, memo: inv.memo, runId }, () => fn.raw(...args)));
+      const value = stopOnLoss ? await Promise.race([returned, lostMarker(stopOnLoss, returned)]) : await returned;
+      if (value === LOST) return await end('lease-lost', `stopped while running: ${String((stopOnLoss!.reason as Error | undefined)?.message)}`, 'lease-lost');
+      // Hooks (e.g. uploading returned files) finish before the result exists, so a visible result never points at missing data.
+      const finalizing = finalizeResult(value, { memoUri, memo: inv.memo, runId });
+      if (finalizing) warnings = await finalizing;
+      encoded = encodeResult(value, { runId, writerId: fenceId, functionId: inv.functionId, finishedAt: finishedAt() });
     } catch (err) {
       threw = true;
       thrown = err;
@@ -102,32 +183,97 @@ export async function runInvocation(request: RunRequest): Promise<RunStatus> {
         await lease.verify();
       } catch (err) {
         if (!(err instanceof LeaseLostError)) throw err;
-        await writeMeta('lease-lost', err.message);
         reportOutcome(memoUri, writerId, { kind: 'lease-lost' });
-        return 'lease-lost';
+        return await end('lease-lost', `ran, but wrote nothing: ${err.message}`, 'lease-lost');
       }
     }
 
     if (threw) {
-      const record = { error: toStoredError(thrown), runId, writerId: writerId ?? '', functionId: invocation.functionId, finishedAt: finishedAt() };
+      const record = { error: toStoredError(thrown), runId, writerId: fenceId, functionId: inv.functionId, finishedAt: finishedAt() };
       await Promise.all([store.put(memoFile.error(memoUri), encodeErrorRecord(record)), writeMeta('error', record.error.message)]);
       reportOutcome(memoUri, writerId, { kind: 'error', error: thrown });
-      return 'user-error';
+      return { status: 'user-error', runId, detail: `the function threw: ${record.error.name}: ${record.error.message}` };
     }
     const { record, value } = encoded!;
     // The run record is written alongside the result; a lost race (rare) rewrites it.
-    const [won] = await Promise.all([putFirstResult(store, memoUri, record), writeMeta('result')]);
+    const [won] = await Promise.all([putFirstResult(store, memoUri, record), writeMeta('result', warnings.length ? warnings.join('\n') : undefined)]);
     processResultCache.set(memoUri, value);
     if (!won) {
-      await Promise.all([store.put(memoFile.lostRace(memoUri, runId), encodeRunMetadata(runMetadata(memoUri, invocation, runId, startedAt, 'lost-race'))), writeMeta('lost-race')]);
+      await Promise.all([store.put(memoFile.lostRace(memoUri, runId), encodeRunMetadata(runMetadata(memoUri, inv, runId, startedAt, 'lost-race'))), writeMeta('lost-race')]);
       reportOutcome(memoUri, writerId, { kind: 'lost-race' });
-      return 'lost-race';
+      return { status: 'lost-race', runId, detail: 'another run wrote the result first; it stands' };
     }
     reportOutcome(memoUri, writerId, { kind: 'result', value });
-    return 'ok';
+    return { status: 'ok', runId, detail: 'result written' };
+  } catch (err) {
+    // Never the user's error: nothing is written but a note of the failure, for `memocall inspect`.
+    if (invocation) await writeMeta('internal-error', err instanceof Error ? err.message : String(err)).catch(() => undefined);
+    throw err;
   } finally {
-    if (adopted) await lease?.release();
+    // An adopted lease only stops being maintained (the caller releases it); our own is released.
+    if (adopted || ownsLease) await lease?.release();
   }
+}
+
+const LOST = Symbol('lease lost');
+
+/** Resolves to LOST when `signal` fires; the abandoned `work` can no longer reject unhandled. */
+function lostMarker(signal: AbortSignal, work: Promise<unknown>): Promise<typeof LOST> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve(LOST);
+    const onLost = () => {
+      work.catch(() => undefined);
+      resolve(LOST);
+    };
+    signal.addEventListener('abort', onLost, { once: true });
+    void work.then(
+      () => signal.removeEventListener('abort', onLost),
+      () => signal.removeEventListener('abort', onLost),
+    );
+  });
+}
+
+async function readInvocation(store: BlobStore, memoUri: string): Promise<InvocationRecord> {
+  const uri = memoFile.invocation(memoUri);
+  const bytes = await store.get(uri);
+  let record: InvocationRecord;
+  try {
+    record = decodeInvocation(bytes);
+  } catch (err) {
+    throw new BadInvocationError(uri, `cannot be decoded (${err instanceof Error ? err.message : String(err)})`);
+  }
+  const bad = invalidField(record);
+  if (bad) throw new BadInvocationError(uri, `is not a memocall invocation (${bad})`);
+  return record;
+}
+
+function invalidField(record: InvocationRecord): string | undefined {
+  if (typeof record !== 'object' || record === null) return 'not a record';
+  if (typeof record.functionId !== 'string' || !record.functionId) return 'functionId';
+  if (typeof record.moduleId !== 'string') return 'moduleId';
+  if (record.runtimeModule !== undefined && typeof record.runtimeModule !== 'string') return 'runtimeModule';
+  if (!(record.args instanceof Uint8Array)) return 'args';
+  if (typeof record.memo !== 'object' || record.memo === null) return 'memo';
+  return undefined;
+}
+
+function decodeArgs(invocation: InvocationRecord, memoUri: string): unknown[] {
+  let args: unknown;
+  try {
+    args = decodeCanonical(invocation.args);
+  } catch (err) {
+    throw new BadInvocationError(memoFile.invocation(memoUri), `its arguments cannot be decoded (${err instanceof Error ? err.message : String(err)})`);
+  }
+  if (!Array.isArray(args)) throw new BadInvocationError(memoFile.invocation(memoUri), 'its arguments are not an array');
+  return args;
+}
+
+async function resultExists(store: BlobStore, memoUri: string): Promise<boolean> {
+  return (await store.head(memoFile.result(memoUri))) !== null;
+}
+
+function describeHolder(holder: LeaseRecord): string {
+  return `the lease is held by writer ${holder.writerId} on ${holder.hostname} (pid ${holder.pid}), last refreshed ${new Date(holder.heartbeatAt).toISOString()}; wait for it, or for its expiry (${holder.ttlMs} ms after that)`;
 }
 
 async function putFirstResult(store: BlobStore, memoUri: string, record: Uint8Array): Promise<boolean> {

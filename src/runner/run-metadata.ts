@@ -7,7 +7,8 @@ export interface RunMetadata {
   functionId: string;
   pipelineId: string;
   writerId: string;
-  outcome: 'result' | 'error' | 'lost-race' | 'lease-lost';
+  /** `internal-error`: memocall failed (bad invocation, module not found, storage): nothing else was written. */
+  outcome: 'result' | 'error' | 'lost-race' | 'lease-lost' | 'internal-error';
   invokedAt: string;
   invokedBy: string;
   startedAt: string;

@@ -32,8 +32,20 @@ export function withdrawInvocation(memoUri: string, writerId: string): void {
   invocations.delete(keyOf(memoUri, writerId));
 }
 
+/** Outcomes nobody will take: their caller gave up (an aborted call) before the run ended. */
+const abandoned = new Set<string>();
+
 export function reportOutcome(memoUri: string, writerId: string | undefined, outcome: LocalOutcome): void {
-  if (writerId !== undefined) outcomes.set(keyOf(memoUri, writerId), outcome);
+  if (writerId === undefined) return;
+  const key = keyOf(memoUri, writerId);
+  if (abandoned.delete(key)) return;
+  outcomes.set(key, outcome);
+}
+
+/** The caller stopped waiting for this run: drop its outcome, now or when it comes. */
+export function abandonOutcome(memoUri: string, writerId: string): void {
+  const key = keyOf(memoUri, writerId);
+  if (!outcomes.delete(key)) abandoned.add(key);
 }
 
 export function takeOutcome(memoUri: string, writerId: string): LocalOutcome | undefined {

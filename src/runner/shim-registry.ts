@@ -1,8 +1,12 @@
 import { ConfigurationError } from './errors.js';
 import { samethread } from './samethread.js';
 import type { Shim } from './shim.js';
+import { subprocess } from './subprocess.js';
 
-const factories = new Map<string, () => Shim>([['samethread', samethread]]);
+const factories = new Map<string, () => Shim>([
+  ['samethread', samethread],
+  ['subprocess', () => subprocess()],
+]);
 
 /** Makes a shim available by name to `pure` and `MEMOCALL_SHIM` (e.g. `subprocess`). */
 export function registerShim(name: string, factory: () => Shim): void {

@@ -4,6 +4,7 @@ import { functionIdOf, locateCaller, validateId, type FunctionLocation } from '.
 import { registerFunction } from './function-registry.js';
 import type { FunctionSpec, MemoizingRunner } from './memoizing-runner.js';
 import { callsItselfByName, warnRecursionTrap } from './recursion-trap.js';
+import { prepareArguments } from './value-hooks.js';
 
 /** A memoized function: called like the original, always returning a Promise. */
 export type Memoized<A extends unknown[], R> = ((...args: A) => Promise<Awaited<R>>) & MemoizedInfo<A>;
@@ -118,6 +119,7 @@ function memoize(
       value: async (...args: unknown[]) => {
         const runner = resolveRunner();
         if (runner === 'off') throw new ConfigurationError(`${spec.functionId} is not memoized (MEMOCALL shim is 'off'): it has no memo URI`);
+        await prepareArguments(args); // e.g. content hashes of files, part of the key
         return runner.memoUriOf(spec, args);
       },
     },

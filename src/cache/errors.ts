@@ -1,0 +1,32 @@
+import { MemocallError } from '../core/memocall-error.js';
+
+/** Downloaded (or added) bytes do not have the SHA-256 or size they were expected to have. */
+export class CacheIntegrityError extends MemocallError {
+  readonly uri: string;
+  readonly expected: string;
+  readonly actual: string;
+
+  constructor(uri: string, expected: string, actual: string) {
+    super('MEMOCALL_CACHE_INTEGRITY', `${uri}: content does not match what was expected (expected ${expected}, got ${actual})`);
+    this.uri = uri;
+    this.expected = expected;
+    this.actual = actual;
+  }
+}
+
+/** A local file changed while memocall was hashing, copying or uploading it. */
+export class LocalFileChangedError extends MemocallError {
+  readonly path: string;
+
+  constructor(path: string, when: string) {
+    super('MEMOCALL_LOCAL_FILE_CHANGED', `${path} changed ${when}; write files completely before handing them to memocall`);
+    this.path = path;
+  }
+}
+
+/** The cache directory or one of its options is unusable. */
+export class CacheConfigError extends MemocallError {
+  constructor(message: string) {
+    super('MEMOCALL_CACHE_CONFIG', message);
+  }
+}

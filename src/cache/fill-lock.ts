@@ -1,0 +1,137 @@
+import fs from 'node:fs';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/**
+ * A cross-process lock held by the one process filling a cache entry; the others wait and then
+ * find the entry filled. It is a file created with O_EXCL (works across processes and on NFS;
+ * Node has no flock). Downloads take minutes, so the holder refreshes the file's mtime on a timer
+ * (heartbeat): a lock whose mtime is older than `staleMs` belongs to a process that died, and a
+ * lock naming a dead process of this host is broken at once.
+ */
+
+export interface FillLockOptions {
+  /** A lock not refreshed for this long is presumed dead and broken. Default 30 000 ms. */
+  staleMs?: number;
+  /** First pause between two looks of a waiter; doubles up to `maxPollMs`. Default 10 ms. */
+  minPollMs?: number;
+  /** Longest pause between two looks of a waiter. Default 250 ms. */
+  maxPollMs?: number;
+}
+
+export interface HeldFillLock {
+  release(): Promise<void>;
+}
+
+interface LockRecord {
+  pid: number;
+  host: string;
+  since: string;
+}
+
+const HOST = hostname();
+
+/**
+ * Takes the lock at `lockPath`, or returns `done()`'s value as soon as it is defined (another
+ * process filled the entry meanwhile). `done` is also asked once right after the lock is taken
+ * (double-checked: the previous holder may have filled it just before releasing).
+ */
+export async function withFillLock<T>(
+  lockPath: string,
+  done: () => Promise<T | undefined>,
+  fill: () => Promise<T>,
+  options: FillLockOptions = {},
+): Promise<T> {
+  const staleMs = options.staleMs ?? 30_000;
+  let poll = options.minPollMs ?? 10;
+  const maxPoll = options.maxPollMs ?? 250;
+  await fs.promises.mkdir(path.dirname(lockPath), { recursive: true });
+  for (;;) {
+    const held = tryLock(lockPath, staleMs);
+    if (held) {
+      try {
+        const already = await done();
+        if (already !== undefined) return already;
+        return await fill();
+      } finally {
+        await held.release();
+      }
+    }
+    const already = await done();
+    if (already !== undefined) return already;
+    breakIfDead(lockPath, staleMs);
+    await sleep(poll * (0.75 + Math.random() / 2));
+    poll = Math.min(poll * 2, maxPoll);
+  }
+}
+
+function tryLock(lockPath: string, staleMs: number): HeldFillLock | undefined {
+  let fd: number;
+  try {
+    fd = fs.openSync(lockPath, 'wx');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return undefined;
+    throw err;
+  }
+  let ino: bigint;
+  try {
+    const record: LockRecord = { pid: process.pid, host: HOST, since: new Date().toISOString() };
+    fs.writeSync(fd, JSON.stringify(record));
+    ino = fs.fstatSync(fd, { bigint: true }).ino;
+  } finally {
+    fs.closeSync(fd);
+  }
+  // Heartbeat: keeps the lock fresh while a long download runs; unref'd so it never holds the process open.
+  const timer = setInterval(() => {
+    const now = new Date();
+    try {
+      if (fs.statSync(lockPath, { bigint: true }).ino === ino) fs.utimesSync(lockPath, now, now);
+    } catch {
+      // broken by someone who thought us dead: the fill still completes, atomically
+    }
+  }, Math.max(50, Math.floor(staleMs / 3)));
+  timer.unref();
+  return {
+    async release() {
+      clearInterval(timer);
+      // Only our own lock: after a break (we were frozen past staleMs) the file may be another's.
+      try {
+        if (fs.statSync(lockPath, { bigint: true }).ino === ino) fs.unlinkSync(lockPath);
+      } catch {
+        // already gone
+      }
+    },
+  };
+}
+
+/** Removes the lock if its holder is gone: stale mtime, or a dead pid on this host. */
+function breakIfDead(lockPath: string, staleMs: number): void {
+  let st: fs.Stats;
+  let record: Partial<LockRecord> = {};
+  try {
+    st = fs.statSync(lockPath);
+    const text = fs.readFileSync(lockPath, 'utf8');
+    if (text) record = JSON.parse(text) as Partial<LockRecord>;
+  } catch {
+    return; // gone already, or being written (empty/partial JSON): look again next time
+  }
+  const stale = Date.now() - st.mtimeMs > staleMs;
+  const deadHere = record.host === HOST && typeof record.pid === 'number' && !isAlive(record.pid);
+  if (!stale && !deadHere) return;
+  // Unlink only the very file we judged (a new holder's lock has another inode).
+  try {
+    if (fs.statSync(lockPath).ino === st.ino) fs.unlinkSync(lockPath);
+  } catch {
+    // someone else broke it first
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

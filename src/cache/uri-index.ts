@@ -1,0 +1,82 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { CacheLayout } from './cache-layout.js';
+import { isSha256Hex } from './cache-layout.js';
+
+/**
+ * The cache's index: which content a URI held at one version (the store's etag). One small JSON
+ * file per URI, replaced atomically when a newer version is fetched. A record only says "this
+ * version had these bytes": it is used after a `head` of the URI shows the same etag, so a
+ * rewritten object (new etag) is never served from an old record.
+ */
+
+export interface IndexRecord {
+  uri: string;
+  etag: string;
+  sha256: string;
+  size: number;
+  indexedAt: string;
+}
+
+export function readIndex(layout: CacheLayout, uri: string): IndexRecord | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(layout.index(uri), 'utf8');
+  } catch {
+    return undefined;
+  }
+  try {
+    const r = JSON.parse(text) as Partial<IndexRecord>;
+    // Two URIs never share a record file unless their SHA-256 collides; still, check.
+    if (r.uri !== uri || typeof r.etag !== 'string' || typeof r.sha256 !== 'string' || !isSha256Hex(r.sha256) || typeof r.size !== 'number') return undefined;
+    return r as IndexRecord;
+  } catch {
+    return undefined; // a torn or foreign file is a miss
+  }
+}
+
+export function writeIndex(layout: CacheLayout, record: Omit<IndexRecord, 'indexedAt'>): void {
+  const file = layout.index(record.uri);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    fs.writeFileSync(tmp, JSON.stringify({ ...record, indexedAt: new Date().toISOString() }));
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+/** Every record (for `cache ls` and for pruning records whose content is gone). */
+export function* allIndexRecords(layout: CacheLayout): Generator<{ file: string; record: IndexRecord }> {
+  for (const file of filesUnder(layout.indexRoot)) {
+    if (!file.endsWith('.json')) continue;
+    try {
+      const r = JSON.parse(fs.readFileSync(file, 'utf8')) as IndexRecord;
+      if (typeof r.uri === 'string' && typeof r.sha256 === 'string') yield { file, record: r };
+    } catch {
+      // torn or foreign: skipped
+    }
+  }
+}
+
+/** Files two levels down (`<root>/<xx>/<name>`), the shape of every cache folder. */
+export function* filesUnder(root: string): Generator<string> {
+  let shards: string[];
+  try {
+    shards = fs.readdirSync(root);
+  } catch {
+    return;
+  }
+  for (const shard of shards.sort()) {
+    let names: string[];
+    try {
+      names = fs.readdirSync(path.join(root, shard));
+    } catch {
+      continue;
+    }
+    for (const name of names.sort()) yield path.join(root, shard, name);
+  }
+}
