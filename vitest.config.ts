@@ -6,6 +6,8 @@ export default defineConfig({
   plugins: [lowerDecorators()],
   test: {
     include: ['test/**/*.test.ts'],
+    // Starts Ceph RGW (S3) and azurite (Azure) once, only when a selected test file needs them.
+    globalSetup: ['./test/support/servers.global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 180_000,
     pool: 'forks',

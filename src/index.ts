@@ -55,3 +55,10 @@ export { K8sJobFailedError, K8sJobVanishedError, K8sApiError } from './runner/k8
 export { queue, type QueueOptions, type QueueShim } from './runner/queue-shim.js';
 export { startQueueWorker, type QueueWorker, type QueueWorkerOptions, type QueueWorkerJobEnd } from './runner/queue-worker.js';
 export { QueueJobFailedError, QueueJobLostError, QueueConnectionError } from './runner/queue-errors.js';
+
+// Cloud stores: s3://, adls:// and Azure https:// URIs, registered lazily (no SDK loads until used).
+import './blobstore/cloud-stores.js';
+export { configureCloudStores, type CloudStoresOptions } from './blobstore/cloud-stores.js';
+export type { S3StoreOptions } from './blobstore/s3-store.js';
+export type { AzureStoreOptions } from './blobstore/azure-store.js';
+export { IntegrityError, MissingIntegrityError } from './blobstore/integrity.js';

@@ -23,8 +23,11 @@ export interface CloudStoresOptions {
   azure?: AzureStoreOptions;
 }
 
-/** Both cloud stores read bytes and version atomically. */
-type VersionedBlobStore = BlobStore & { getVersioned(uri: string): Promise<VersionedBlob> };
+/** Both cloud stores read bytes and version atomically, and have `tryGet`. */
+type VersionedBlobStore = BlobStore & {
+  getVersioned(uri: string): Promise<VersionedBlob>;
+  tryGet(uri: string): Promise<Uint8Array | undefined>;
+};
 
 let current: CloudStoresOptions = {};
 // One real store per kind, shared by every bucket/account: one connection pool, one client cache.
@@ -113,6 +116,10 @@ class LazyBlobStore implements BlobStore {
 
   async getVersioned(uri: string): Promise<VersionedBlob> {
     return (await this.#load()).getVersioned(uri);
+  }
+
+  async tryGet(uri: string): Promise<Uint8Array | undefined> {
+    return (await this.#load()).tryGet(uri);
   }
 }
 

@@ -9,7 +9,7 @@ import { memoFile } from '../runner/memo-uri.js';
 import { decodeResultRecord } from '../runner/result-record.js';
 import { RUN_EXIT } from '../runner/remote-entry.js';
 import { runCommand, RUN_USAGE, RunUsageError } from './run-command.js';
-import '../blobstore/builtin-stores.js';
+import '../blobstore/cloud-stores.js';
 import '../srcdest/register.js';
 import { CACHE_USAGE, cacheCommand } from './cache-command.js';
 

@@ -1,3 +1,4 @@
+import '../blobstore/cloud-stores.js'; // s3:// and adls:// roots, registered lazily
 import '../srcdest/register.js'; // file values (codecs and hooks) must work in every remote
 import { exitCodeOf, parseRunArgv, runInvocation, type RunRequest } from '../runner/remote-entry.js';
 

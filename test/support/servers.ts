@@ -143,8 +143,9 @@ export interface RgwOptions {
 export async function startRgw(options: RgwOptions = {}): Promise<RunningServer<S3Server>> {
   await ensureCephInstalled(options.log);
   let lastError: unknown;
-  // A free port can be taken between our probe and Ceph's bind: one more try with new ports.
-  for (let attempt = 1; attempt <= 2; attempt++) {
+  // A free port can be taken between our probe and Ceph's bind, and a loaded machine can miss the
+  // OSD's start-up window: try again with new ports and a new directory.
+  for (let attempt = 1; attempt <= 3; attempt++) {
     const dir = await mkdtemp(join(tmpdir(), 'memocall-rgw-'));
     const [rgwPort, monPort] = [await freePort(), await freePort()];
     const script = join(PROJECT_ROOT, 'scripts', 'ceph-rgw-up.sh');
