@@ -1,3 +1,4 @@
+import { concatChunks } from '../core/concat-chunks.js';
 import { randomUUID } from 'node:crypto';
 import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -260,7 +261,7 @@ export class AzureStore implements BlobStore {
           const size = res.contentLength ?? acc.bytes;
           if (acc.bytes !== size) throw new TransientError(`${uri}: body ended after ${acc.bytes} of ${size} bytes`);
           verifySha256(uri, res.metadata?.[AZURE_SHA256_KEY], acc.digestHex(), this.#requireIntegrity);
-          return { data: concat(chunks, size), etag: res.etag ?? '', size, lastModified: res.lastModified ?? new Date(0) };
+          return { data: concatChunks(chunks), etag: res.etag ?? '', size, lastModified: res.lastModified ?? new Date(0) };
         }),
       retryIntegrityOnce,
     );
@@ -281,7 +282,7 @@ export class AzureStore implements BlobStore {
           chunks.push(chunk);
           bytes += chunk.byteLength;
         }
-        return concat(chunks, bytes);
+        return concatChunks(chunks);
       }),
     );
   }
@@ -701,20 +702,6 @@ function totalSize(res: BlobDownloadResponseParsed, uri: string): number {
   if (range?.[1] !== undefined) return Number(range[1]);
   if (res.contentLength !== undefined) return res.contentLength;
   throw new TransientError(`${uri}: response gave no size`);
-}
-
-function concat(chunks: Uint8Array[], size: number): Uint8Array {
-  if (chunks.length === 1 && chunks[0] !== undefined && chunks[0].byteLength === size) {
-    const only = chunks[0];
-    return new Uint8Array(only.buffer, only.byteOffset, only.byteLength);
-  }
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
 }
 
 function statusOf(error: unknown): number | undefined {

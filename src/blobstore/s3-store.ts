@@ -1,3 +1,4 @@
+import { concatChunks } from '../core/concat-chunks.js';
 import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, readFile, rename, stat, unlink } from 'node:fs/promises';
@@ -248,7 +249,7 @@ export class S3Store implements BlobStore {
         const size = res.ContentLength ?? acc.bytes;
         if (acc.bytes !== size) throw new TransientError(`${uri}: body ended after ${acc.bytes} of ${size} bytes`);
         verifySha256(uri, res.Metadata?.[S3_SHA256_KEY], acc.digestHex(), this.config.requireIntegrity);
-        return { data: concat(chunks, size), etag: versionTag(res.ETag, res.Metadata), size, lastModified: res.LastModified ?? new Date(0) };
+        return { data: concatChunks(chunks), etag: versionTag(res.ETag, res.Metadata), size, lastModified: res.LastModified ?? new Date(0) };
       },
       retryIntegrityOnce,
     );
@@ -268,7 +269,7 @@ export class S3Store implements BlobStore {
         chunks.push(chunk);
         bytes += chunk.byteLength;
       }
-      return concat(chunks, bytes);
+      return concatChunks(chunks);
     });
   }
 
@@ -605,20 +606,6 @@ function totalSize(res: GetObjectCommandOutput, uri: string): number {
   if (range?.[1] !== undefined) return Number(range[1]);
   if (res.ContentLength !== undefined) return res.ContentLength; // whole object (empty, or no range support)
   throw new TransientError(`${uri}: response gave no size`);
-}
-
-function concat(chunks: Uint8Array[], size: number): Uint8Array {
-  if (chunks.length === 1 && chunks[0] !== undefined && chunks[0].byteLength === size) {
-    const only = chunks[0];
-    return new Uint8Array(only.buffer, only.byteOffset, only.byteLength);
-  }
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
 }
 
 function statusOf(error: unknown): number | undefined {

@@ -61,6 +61,18 @@ export interface FunctionSpec {
   runtimeModule: string | undefined;
 }
 
+/** Everything one leased run of an invocation needs. */
+interface LeasedCall {
+  spec: FunctionSpec;
+  store: BlobStore;
+  memoUri: string;
+  parts: MemoUriParts;
+  chunks: Uint8Array[];
+  lease: HeldLease;
+  signal: AbortSignal | undefined;
+  slotHeld: boolean;
+}
+
 /** One computation per memo URI, shared by identical concurrent calls of this process. */
 const inFlight = new Map<string, Flight>();
 
@@ -227,7 +239,7 @@ export class MemoizingRunner {
         const writerId = newWriterId();
         const attempt = await tryAcquireLease(store, memoFile.lease(memoUri), writerId, { ttlMs: this.leaseTtlMs, refreshMs: this.leaseRefreshMs });
         if (attempt.acquired) {
-          const value = await this.runWithLease(spec, store, memoUri, parts, chunks, attempt.lease, signal, freeSlot !== undefined);
+          const value = await this.runWithLease({ spec, store, memoUri, parts, chunks, lease: attempt.lease, signal, slotHeld: freeSlot !== undefined });
           if (value) return value;
           // Our lease was taken over while running: the new holder's outcome is the one to wait for.
           continue;
@@ -263,19 +275,11 @@ export class MemoizingRunner {
     return undefined;
   }
 
-  private async runWithLease(
-    spec: FunctionSpec,
-    store: BlobStore,
-    memoUri: string,
-    parts: MemoUriParts,
-    chunks: Uint8Array[],
-    lease: HeldLease,
-    signal: AbortSignal | undefined,
-    slotHeld: boolean,
-  ): Promise<Uint8Array | undefined> {
+  private async runWithLease(call: LeasedCall): Promise<Uint8Array | undefined> {
+    const { lease } = call;
     let value: Uint8Array | undefined;
     try {
-      value = await this.runLeased(spec, store, memoUri, parts, chunks, lease, signal, slotHeld);
+      value = await this.runLeased(call);
     } catch (err) {
       // Every failure, abort included, releases the lease: the next caller need not wait for expiry.
       await lease.release();
@@ -288,16 +292,8 @@ export class MemoizingRunner {
     return value;
   }
 
-  private async runLeased(
-    spec: FunctionSpec,
-    store: BlobStore,
-    memoUri: string,
-    parts: MemoUriParts,
-    chunks: Uint8Array[],
-    lease: HeldLease,
-    signal: AbortSignal | undefined,
-    slotHeld: boolean,
-  ): Promise<Uint8Array | undefined> {
+  private async runLeased(call: LeasedCall): Promise<Uint8Array | undefined> {
+    const { spec, store, memoUri, parts, chunks, lease, signal, slotHeld } = call;
     const writerId = lease.writerId;
     // Someone may have finished and released between our first look and our acquisition
     // (impossible when we created the lease: every result is written under one).
