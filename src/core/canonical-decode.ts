@@ -6,7 +6,24 @@ import { MemocallError } from './memocall-error.js';
 
 // cbor-x's CommonJS bundle is one file: loading it takes half the time of its ESM entry's module
 // graph, and `import('memocall')` must stay fast.
-const { Decoder, Tag, addExtension } = createRequire(import.meta.url)('cbor-x') as typeof import('cbor-x');
+const { Decoder, Tag, addExtension } = loadCborX();
+
+/**
+ * cbor-x without its native string extractor (cbor-extract): loading that addon costs ~15 ms in
+ * every process (remote children included) and only speeds up decoding of large string-heavy
+ * values; memocall decodes small records. cbor-x reads the switch once, at load.
+ */
+function loadCborX(): typeof import('cbor-x') {
+  const env = process.env;
+  const previous = env.CBOR_NATIVE_ACCELERATION_DISABLED;
+  env.CBOR_NATIVE_ACCELERATION_DISABLED = 'true';
+  try {
+    return createRequire(import.meta.url)('cbor-x') as typeof import('cbor-x');
+  } finally {
+    if (previous === undefined) delete env.CBOR_NATIVE_ACCELERATION_DISABLED;
+    else env.CBOR_NATIVE_ACCELERATION_DISABLED = previous;
+  }
+}
 
 /**
  * Decoding of the canonical encoding (canonical-encode.ts) back to values, by cbor-x.
