@@ -235,16 +235,6 @@ export class AzureStore implements BlobStore {
     return (await this.getVersioned(uri)).data;
   }
 
-  /** `get`, with `undefined` for an absent object (the common memo miss) instead of a throw. */
-  async tryGet(uri: string): Promise<Uint8Array | undefined> {
-    try {
-      return (await this.getVersioned(uri)).data;
-    } catch (error) {
-      if (error instanceof BlobNotFoundError) return undefined;
-      throw error;
-    }
-  }
-
   async getVersioned(uri: string): Promise<VersionedBlob> {
     const blob = await this.#blob(uri);
     return this.#retry(

@@ -1,6 +1,7 @@
 import type { AzureStoreOptions } from './azure-store.js';
 import type { BlobHead, BlobStore, PutOptions, VersionedBlob } from './blob-store.js';
 import { UnsupportedUriError } from './errors.js';
+import { getIfExists } from './get-if-exists.js';
 import { registerBlobStore } from './registry.js';
 import type { S3StoreOptions } from './s3-store.js';
 
@@ -23,10 +24,9 @@ export interface CloudStoresOptions {
   azure?: AzureStoreOptions;
 }
 
-/** Both cloud stores read bytes and version atomically, and have `tryGet`. */
+/** Both cloud stores read bytes and version atomically. */
 type VersionedBlobStore = BlobStore & {
   getVersioned(uri: string): Promise<VersionedBlob>;
-  tryGet(uri: string): Promise<Uint8Array | undefined>;
 };
 
 let current: CloudStoresOptions = {};
@@ -119,7 +119,8 @@ class LazyBlobStore implements BlobStore {
   }
 
   async tryGet(uri: string): Promise<Uint8Array | undefined> {
-    return (await this.#load()).tryGet(uri);
+    // A cloud miss is an HTTP 404 either way: getIfExists turns its BlobNotFoundError into undefined.
+    return getIfExists(await this.#load(), uri);
   }
 }
 

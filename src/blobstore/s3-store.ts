@@ -224,16 +224,6 @@ export class S3Store implements BlobStore {
     return (await this.getVersioned(uri)).data;
   }
 
-  /** `get`, with `undefined` for an absent object (the common memo miss) instead of a throw. */
-  async tryGet(uri: string): Promise<Uint8Array | undefined> {
-    try {
-      return (await this.getVersioned(uri)).data;
-    } catch (error) {
-      if (error instanceof BlobNotFoundError) return undefined;
-      throw error;
-    }
-  }
-
   async getVersioned(uri: string): Promise<VersionedBlob> {
     const { bucket, key } = parseS3Uri(uri);
     return this.#retry(
