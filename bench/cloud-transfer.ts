@@ -48,7 +48,13 @@ const CONTAINER = 'memocall-bench';
 
 // ---- worker side: one transfer, then print JSON ---------------------------------------------
 
-async function worker(op: Op, file: string, out: string, servers: ServerConfig, tuning: { concurrency: number; partMiB: number }): Promise<WorkerResult> {
+async function worker(
+  op: Op,
+  file: string,
+  out: string,
+  servers: ServerConfig,
+  tuning: { concurrency: number; partMiB: number },
+): Promise<WorkerResult> {
   const started = performance.now();
   const done = (note?: string): WorkerResult => ({
     seconds: (performance.now() - started) / 1000,
@@ -59,7 +65,7 @@ async function worker(op: Op, file: string, out: string, servers: ServerConfig, 
   if (op.startsWith('s3-')) {
     const s3 = servers.s3!;
     const { S3Client, GetObjectCommand, HeadObjectCommand } = await import('@aws-sdk/client-s3');
-    const { S3Store } = await import('../src/blobstore/s3-store.js');
+    const { S3Store } = await import('../src/blobstore/cloud/s3-store.js');
     const credentials = { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey };
     const client = new S3Client({
       endpoint: s3.endpoint,
@@ -70,12 +76,23 @@ async function worker(op: Op, file: string, out: string, servers: ServerConfig, 
       responseChecksumValidation: 'WHEN_REQUIRED',
       requestHandler: { httpAgent: { keepAlive: true, maxSockets: 64 } },
     });
-    const store = new S3Store({ endpoint: s3.endpoint, credentials, partSizeBytes: partSize, uploadConcurrency: tuning.concurrency, downloadConcurrency: tuning.concurrency });
+    const store = new S3Store({
+      endpoint: s3.endpoint,
+      credentials,
+      partSizeBytes: partSize,
+      uploadConcurrency: tuning.concurrency,
+      downloadConcurrency: tuning.concurrency,
+    });
     switch (op) {
       case 's3-raw-up': {
         const { Upload } = await import('@aws-sdk/lib-storage');
         const body = createReadStream(file, { highWaterMark: MIB });
-        await new Upload({ client, params: { Bucket: BUCKET, Key: 'raw', Body: body, ContentLength: (await stat(file)).size }, queueSize: tuning.concurrency, partSize }).done();
+        await new Upload({
+          client,
+          params: { Bucket: BUCKET, Key: 'raw', Body: body, ContentLength: (await stat(file)).size },
+          queueSize: tuning.concurrency,
+          partSize,
+        }).done();
         break;
       }
       case 's3-store-up':
@@ -84,7 +101,9 @@ async function worker(op: Op, file: string, out: string, servers: ServerConfig, 
       case 's3-raw-down': {
         const size = (await client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'raw' }))).ContentLength ?? 0;
         await rangedDownload(size, partSize, tuning.concurrency, out, async (start, end) => {
-          const res = await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'raw', Range: `bytes=${start}-${end - 1}` }));
+          const res = await client.send(
+            new GetObjectCommand({ Bucket: BUCKET, Key: 'raw', Range: `bytes=${start}-${end - 1}` }),
+          );
           return res.Body as unknown as AsyncIterable<Uint8Array>;
         });
         break;
@@ -93,10 +112,15 @@ async function worker(op: Op, file: string, out: string, servers: ServerConfig, 
         await store.getFile(`s3://${BUCKET}/store`, out);
         break;
       case 's3-small-get':
-        return smallGets((uri) => store.get(uri), (uri, d) => store.put(uri, d), `s3://${BUCKET}/small`, async () => {
-          const r = await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'small' }));
-          await r.Body!.transformToByteArray();
-        });
+        return smallGets(
+          (uri) => store.get(uri),
+          (uri, d) => store.put(uri, d),
+          `s3://${BUCKET}/small`,
+          async () => {
+            const r = await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'small' }));
+            await r.Body!.transformToByteArray();
+          },
+        );
       default:
         throw new Error(op);
     }
@@ -106,13 +130,20 @@ async function worker(op: Op, file: string, out: string, servers: ServerConfig, 
   }
   const azure = servers.azure!;
   const { BlobServiceClient } = await import('@azure/storage-blob');
-  const { AzureStore } = await import('../src/blobstore/azure-store.js');
+  const { AzureStore } = await import('../src/blobstore/cloud/azure-store.js');
   const container = BlobServiceClient.fromConnectionString(azure.connectionString).getContainerClient(CONTAINER);
-  const store = new AzureStore({ connectionString: azure.connectionString, blockSizeBytes: partSize, uploadConcurrency: tuning.concurrency, downloadConcurrency: tuning.concurrency });
+  const store = new AzureStore({
+    connectionString: azure.connectionString,
+    blockSizeBytes: partSize,
+    uploadConcurrency: tuning.concurrency,
+    downloadConcurrency: tuning.concurrency,
+  });
   const base = `adls://${azure.account}/${CONTAINER}`;
   switch (op) {
     case 'azure-raw-up':
-      await container.getBlockBlobClient('raw').uploadFile(file, { blockSize: partSize, concurrency: tuning.concurrency });
+      await container
+        .getBlockBlobClient('raw')
+        .uploadFile(file, { blockSize: partSize, concurrency: tuning.concurrency });
       break;
     case 'azure-store-up':
       await store.putFile(file, `${base}/store`);
@@ -130,10 +161,15 @@ async function worker(op: Op, file: string, out: string, servers: ServerConfig, 
       await store.getFile(`${base}/store`, out);
       break;
     case 'azure-small-get':
-      return smallGets((uri) => store.get(uri), (uri, d) => store.put(uri, d), `${base}/small`, async () => {
-        const r = await container.getBlockBlobClient('small').download();
-        for await (const _ of r.readableStreamBody as AsyncIterable<Uint8Array>) void _;
-      });
+      return smallGets(
+        (uri) => store.get(uri),
+        (uri, d) => store.put(uri, d),
+        `${base}/small`,
+        async () => {
+          const r = await container.getBlockBlobClient('small').download();
+          for await (const _ of r.readableStreamBody as AsyncIterable<Uint8Array>) void _;
+        },
+      );
     default:
       throw new Error(op);
   }
@@ -190,7 +226,8 @@ async function smallGets(
   };
   const store = await measure(() => get(uri));
   const raw = await measure(rawGet);
-  const q = (xs: number[], p: number): string => (xs[Math.min(xs.length - 1, Math.floor(xs.length * p))] ?? 0).toFixed(2);
+  const q = (xs: number[], p: number): string =>
+    (xs[Math.min(xs.length - 1, Math.floor(xs.length * p))] ?? 0).toFixed(2);
   return {
     seconds: 0,
     maxRssMiB: process.resourceUsage().maxRSS / 1024,
@@ -200,12 +237,36 @@ async function smallGets(
 
 // ---- driver side ------------------------------------------------------------------------------
 
-function runWorker(op: Op, file: string, out: string, servers: ServerConfig, tuning: { concurrency: number; partMiB: number }): Promise<WorkerResult> {
+function runWorker(
+  op: Op,
+  file: string,
+  out: string,
+  servers: ServerConfig,
+  tuning: { concurrency: number; partMiB: number },
+): Promise<WorkerResult> {
   return new Promise((resolve, reject) => {
     execFile(
       process.execPath,
-      ['--import', 'tsx', SELF, '--worker', op, '--file', file, '--out', out, '--servers', JSON.stringify(servers), '--tuning', JSON.stringify(tuning)],
-      { env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' }, maxBuffer: 16 * MIB, timeout: 600_000 },
+      [
+        '--import',
+        'tsx',
+        SELF,
+        '--worker',
+        op,
+        '--file',
+        file,
+        '--out',
+        out,
+        '--servers',
+        JSON.stringify(servers),
+        '--tuning',
+        JSON.stringify(tuning),
+      ],
+      {
+        env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+        maxBuffer: 16 * MIB,
+        timeout: 600_000,
+      },
       (error, stdout, stderr) => {
         if (error) return reject(new Error(`${op} failed: ${error.message}\n${stderr}`));
         const line = stdout.trim().split('\n').pop() ?? '';
@@ -242,7 +303,13 @@ async function main(): Promise<void> {
     },
   });
   if (values.worker) {
-    const result = await worker(values.worker as Op, values.file!, values.out!, JSON.parse(values.servers!), JSON.parse(values.tuning!));
+    const result = await worker(
+      values.worker as Op,
+      values.file!,
+      values.out!,
+      JSON.parse(values.servers!),
+      JSON.parse(values.tuning!),
+    );
     process.stdout.write(`${JSON.stringify(result)}\n`);
     return;
   }
@@ -271,14 +338,21 @@ async function main(): Promise<void> {
     if (rgw) {
       servers.s3 = rgw.info;
       const { S3Client, CreateBucketCommand } = await import('@aws-sdk/client-s3');
-      const c = new S3Client({ endpoint: rgw.info.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: rgw.info });
+      const c = new S3Client({
+        endpoint: rgw.info.endpoint,
+        region: 'us-east-1',
+        forcePathStyle: true,
+        credentials: rgw.info,
+      });
       await c.send(new CreateBucketCommand({ Bucket: BUCKET }));
       c.destroy();
     }
     if (azurite) {
       servers.azure = { connectionString: azurite.info.connectionString, account: azurite.info.account };
       const { BlobServiceClient } = await import('@azure/storage-blob');
-      await BlobServiceClient.fromConnectionString(azurite.info.connectionString).getContainerClient(CONTAINER).createIfNotExists();
+      await BlobServiceClient.fromConnectionString(azurite.info.connectionString)
+        .getContainerClient(CONTAINER)
+        .createIfNotExists();
     }
     const mibps = (r: WorkerResult): string => (sizeMiB / r.seconds).toFixed(0);
     // The raw SDK gets several tunings and its best counts; the store runs with its defaults.
@@ -297,13 +371,19 @@ async function main(): Promise<void> {
         for (let round = 1; round <= rounds; round++) {
           for (const tuning of rawTunings) {
             const r = await runWorker(`${kind}-raw-${direction}`, file, out, servers, tuning);
-            console.error(`round ${round} ${kind} raw ${direction} ${tuning.concurrency}x${tuning.partMiB}MiB: ${r.seconds.toFixed(2)} s, ${mibps(r)} MiB/s, peak RSS ${r.maxRssMiB.toFixed(0)} MiB`);
-            if (!bestRaw || r.seconds < bestRaw.seconds) bestRaw = { ...r, tuning: `${tuning.concurrency}x${tuning.partMiB} MiB` };
+            console.error(
+              `round ${round} ${kind} raw ${direction} ${tuning.concurrency}x${tuning.partMiB}MiB: ${r.seconds.toFixed(2)} s, ${mibps(r)} MiB/s, peak RSS ${r.maxRssMiB.toFixed(0)} MiB`,
+            );
+            if (!bestRaw || r.seconds < bestRaw.seconds)
+              bestRaw = { ...r, tuning: `${tuning.concurrency}x${tuning.partMiB} MiB` };
           }
           const ours = await runWorker(`${kind}-store-${direction}`, file, out, servers, defaults);
-          console.error(`round ${round} ${kind} store ${direction}: ${ours.seconds.toFixed(2)} s, ${mibps(ours)} MiB/s, peak RSS ${ours.maxRssMiB.toFixed(0)} MiB`);
+          console.error(
+            `round ${round} ${kind} store ${direction}: ${ours.seconds.toFixed(2)} s, ${mibps(ours)} MiB/s, peak RSS ${ours.maxRssMiB.toFixed(0)} MiB`,
+          );
           // Peak RSS: the worst run counts, not the fastest one's.
-          if (!bestOurs || ours.seconds < bestOurs.seconds) bestOurs = { ...ours, maxRssMiB: Math.max(ours.maxRssMiB, bestOurs?.maxRssMiB ?? 0) };
+          if (!bestOurs || ours.seconds < bestOurs.seconds)
+            bestOurs = { ...ours, maxRssMiB: Math.max(ours.maxRssMiB, bestOurs?.maxRssMiB ?? 0) };
           else bestOurs.maxRssMiB = Math.max(bestOurs.maxRssMiB, ours.maxRssMiB);
           if (direction === 'down') await rm(out, { force: true });
         }

@@ -15,10 +15,18 @@ const report = (what: string, figure: string, target: string) => {
 {
   const root = freshBlobRoot('hits');
   inFreshProcess('core-worker.js', ['fill', root, '2000']);
-  const { first, times } = inFreshProcess<{ first: number; times: number[] }>('core-worker.js', ['hits-from-storage', root, '2000']);
+  const { first, times } = inFreshProcess<{ first: number; times: number[] }>('core-worker.js', [
+    'hits-from-storage',
+    root,
+    '2000',
+  ]);
   const sorted = [...times].sort((a, b) => a - b);
   const mean = times.reduce((s, t) => s + t, 0) / times.length;
-  report('memo hit from storage, fresh process, small argument (median of 1,999 distinct hits)', `${fmtMs(quantile(sorted, 0.5))} (mean ${fmtMs(mean)}, p99 ${fmtMs(quantile(sorted, 0.99))}; very first call incl. lazy init ${fmtMs(first)})`, '≤ 0.1 ms; mops 4.8 ms');
+  report(
+    'memo hit from storage, fresh process, small argument (median of 1,999 distinct hits)',
+    `${fmtMs(quantile(sorted, 0.5))} (mean ${fmtMs(mean)}, p99 ${fmtMs(quantile(sorted, 0.99))}; very first call incl. lazy init ${fmtMs(first)})`,
+    '≤ 0.1 ms; mops 4.8 ms',
+  );
 }
 
 // 2. Repeated hit in one process.
@@ -47,15 +55,28 @@ const report = (what: string, figure: string, target: string) => {
   }
   const sorted = times.sort((a, b) => a - b);
   const mean = times.reduce((s, x) => s + x, 0) / n;
-  report('cold invocation with lease, file store (2,000 sequential)', `mean ${fmtMs(mean)}, median ${fmtMs(quantile(sorted, 0.5))}, p99 ${fmtMs(quantile(sorted, 0.99))}`, '≤ 1 ms; mops 49 ms');
+  report(
+    'cold invocation with lease, file store (2,000 sequential)',
+    `mean ${fmtMs(mean)}, median ${fmtMs(quantile(sorted, 0.5))}, p99 ${fmtMs(quantile(sorted, 0.99))}`,
+    '≤ 1 ms; mops 49 ms',
+  );
 }
 
 // 4. Hit with a 100 MiB Uint8Array argument vs one SHA-256 pass, same process, same bytes.
 {
-  const { hashMs, hitMs } = inFreshProcess<{ hashMs: number[]; hitMs: number[] }>('core-worker.js', ['big-arg', freshBlobRoot('big'), '0', '100']);
+  const { hashMs, hitMs } = inFreshProcess<{ hashMs: number[]; hitMs: number[] }>('core-worker.js', [
+    'big-arg',
+    freshBlobRoot('big'),
+    '0',
+    '100',
+  ]);
   const hash = Math.min(...hashMs);
   const hit = Math.min(...hitMs);
-  report('hit with a 100 MiB Uint8Array argument (best of 5)', `${fmtMs(hit)} vs one node:crypto SHA-256 pass ${fmtMs(hash)}: ${(hit / hash).toFixed(2)}×`, '≤ 1.2×; mops 626 ms');
+  report(
+    'hit with a 100 MiB Uint8Array argument (best of 5)',
+    `${fmtMs(hit)} vs one node:crypto SHA-256 pass ${fmtMs(hash)}: ${(hit / hash).toFixed(2)}×`,
+    '≤ 1.2×; mops 626 ms',
+  );
 }
 
 // 5. import('memocall') in a fresh process, and the whole process vs an empty one.
@@ -63,19 +84,33 @@ const report = (what: string, figure: string, target: string) => {
   const index = path.join(projectRoot, 'dist/src/index.js');
   const times: number[] = [];
   for (let i = 0; i < 7; i++) {
-    const out = execFileSync(process.execPath, ['--input-type=module', '-e', `const t = performance.now(); await import(${JSON.stringify(index)}); console.log(performance.now() - t);`], { encoding: 'utf8' });
+    const out = execFileSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `const t = performance.now(); await import(${JSON.stringify(index)}); console.log(performance.now() - t);`,
+      ],
+      { encoding: 'utf8' },
+    );
     times.push(Number(out.trim()));
   }
-  const median = quantile([...times].sort((a, b) => a - b), 0.5);
+  const median = quantile(
+    [...times].sort((a, b) => a - b),
+    0.5,
+  );
   report("import('memocall') in a fresh process (median of 7)", fmtMs(median), '≤ 150 ms; mops 1.47 s');
 }
 
 // 6. 100,000 distinct invocations in one process: time and peak RSS.
 {
   const out = inFreshProcess<{ ms: number; maxRssMiB: number }>('scale-worker.js', [freshBlobRoot('scale'), '100000']);
-  report('100,000 distinct invocations in one process (file store, samethread)', `${(out.ms / 1000).toFixed(1)} s (${fmtMs(out.ms / 100_000)} each), peak RSS ${out.maxRssMiB.toFixed(0)} MiB`, 'completes; ≤ 1 GiB');
+  report(
+    '100,000 distinct invocations in one process (file store, samethread)',
+    `${(out.ms / 1000).toFixed(1)} s (${fmtMs(out.ms / 100_000)} each), peak RSS ${out.maxRssMiB.toFixed(0)} MiB`,
+    'completes; ≤ 1 GiB',
+  );
 }
 
 console.log('\n| measurement | figure | target |\n|---|---|---|');
 for (const [what, figure, target] of rows) console.log(`| ${what} | ${figure} | ${target} |`);
-

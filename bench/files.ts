@@ -14,17 +14,21 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import '../src/blobstore/builtin-stores.js';
-import '../src/blobstore/cloud-stores.js';
+import '../src/blobstore/cloud/cloud-stores.js';
 import { lookupBlobStore } from '../src/blobstore/registry.js';
 import { DownloadCache } from '../src/cache/download-cache.js';
 import { sha256OfLocalFile } from '../src/cache/file-sha256.js';
-import { src } from '../src/srcdest/src-file.js';
+import { src } from '../src/files/src-file.js';
 import { configureDownloadCache } from '../src/cache/default-cache.js';
-import '../src/srcdest/register.js';
+import '../src/files/register.js';
 import { fmtMs, quantile } from './support.js';
 
 const { values } = parseArgs({
-  options: { mib: { type: 'string', default: '1024' }, rounds: { type: 'string', default: '3' }, store: { type: 'string' } },
+  options: {
+    mib: { type: 'string', default: '1024' },
+    rounds: { type: 'string', default: '3' },
+    store: { type: 'string' },
+  },
 });
 const size = Number(values.mib) * 1024 * 1024;
 const rounds = Number(values.rounds);
@@ -33,7 +37,7 @@ const root = values.store ?? pathToFileURL(path.join(work, 'store')).href;
 const store = lookupBlobStore(root);
 const label = `${Math.round(size / 1024 / 1024)} MiB`;
 
-const mbps = (bytes: number, ms: number) => `${((bytes / 1e6) / (ms / 1000)).toFixed(0)} MB/s`;
+const mbps = (bytes: number, ms: number) => `${(bytes / 1e6 / (ms / 1000)).toFixed(0)} MB/s`;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const time = async (fn: () => Promise<unknown>): Promise<number> => {
   const t = performance.now();
@@ -94,12 +98,25 @@ try {
   uriMs.sort((a, b) => a - b);
 
   console.log('');
-  console.log(`1. cache hit, ${label}: by content median ${fmtMs(quantile(contentMs, 0.5))}, p99 ${fmtMs(quantile(contentMs, 0.99))}   [target ≤ 5 ms] ${quantile(contentMs, 0.5) <= 5 ? 'OK' : 'MISSED'}`);
+  console.log(
+    `1. cache hit, ${label}: by content median ${fmtMs(quantile(contentMs, 0.5))}, p99 ${fmtMs(quantile(contentMs, 0.99))}   [target ≤ 5 ms] ${quantile(contentMs, 0.5) <= 5 ? 'OK' : 'MISSED'}`,
+  );
   console.log(`   by URI only (+1 HEAD): median ${fmtMs(quantile(uriMs, 0.5))}, p99 ${fmtMs(quantile(uriMs, 0.99))}`);
-  console.log(`2. hashing a ${label} file: ${mbps(size, median(fileMs))} vs node:crypto in memory ${mbps(size, median(memMs))} = ${(hashRatio * 100).toFixed(0)} %   [target ≥ 90 %] ${hashRatio >= 0.9 ? 'OK' : 'MISSED'}`);
-  console.log(`3. cold download, ${label}: into the cache ${fmtMs(median(coldMs))} (${mbps(size, median(coldMs))}) vs raw getFile ${fmtMs(median(rawMs))} (${mbps(size, median(rawMs))}) = ${(coldRatio * 100).toFixed(0)} %   [target ≥ 90 %] ${coldRatio >= 0.9 ? 'OK' : 'MISSED'}`);
-  console.log(`   (store ${root.split('://')[0]}://, ${rounds} rounds, medians; the cache also verifies: SHA-256 of every byte)`);
-  console.log(`   load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} on ${os.availableParallelism()} cores: figures of a busy machine are lower`);
+  console.log(
+    `2. hashing a ${label} file: ${mbps(size, median(fileMs))} vs node:crypto in memory ${mbps(size, median(memMs))} = ${(hashRatio * 100).toFixed(0)} %   [target ≥ 90 %] ${hashRatio >= 0.9 ? 'OK' : 'MISSED'}`,
+  );
+  console.log(
+    `3. cold download, ${label}: into the cache ${fmtMs(median(coldMs))} (${mbps(size, median(coldMs))}) vs raw getFile ${fmtMs(median(rawMs))} (${mbps(size, median(rawMs))}) = ${(coldRatio * 100).toFixed(0)} %   [target ≥ 90 %] ${coldRatio >= 0.9 ? 'OK' : 'MISSED'}`,
+  );
+  console.log(
+    `   (store ${root.split('://')[0]}://, ${rounds} rounds, medians; the cache also verifies: SHA-256 of every byte)`,
+  );
+  console.log(
+    `   load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')} on ${os.availableParallelism()} cores: figures of a busy machine are lower`,
+  );
 } finally {
   fs.rmSync(work, { recursive: true, force: true });
   await store.delete(`${root.replace(/\/+$/, '')}/bench-files/object.bin`).catch(() => undefined);

@@ -17,7 +17,11 @@ const workerConcurrency = Number(process.argv[4] ?? 1);
 
 const stats = (times: number[]) => {
   const sorted = [...times].sort((a, b) => a - b);
-  return { mean: times.reduce((s, x) => s + x, 0) / times.length, median: quantile(sorted, 0.5), p90: quantile(sorted, 0.9) };
+  return {
+    mean: times.reduce((s, x) => s + x, 0) / times.length,
+    median: quantile(sorted, 0.5),
+    p90: quantile(sorted, 0.9),
+  };
 };
 
 async function series(offset: number): Promise<number[]> {
@@ -31,10 +35,21 @@ async function series(offset: number): Promise<number[]> {
 }
 
 function startWorker(url: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [path.join(projectRoot, 'dist/src/cli/main.js'), 'worker', '--queue', url, '--concurrency', String(workerConcurrency)], {
-    cwd: projectRoot,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      path.join(projectRoot, 'dist/src/cli/main.js'),
+      'worker',
+      '--queue',
+      url,
+      '--concurrency',
+      String(workerConcurrency),
+    ],
+    {
+      cwd: projectRoot,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   return new Promise((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (d: Buffer) => {
@@ -85,10 +100,18 @@ try {
   await shim.close();
 
   console.log(`samethread, ${n} sequential invocations: mean ${fmtMs(same.mean)}, median ${fmtMs(same.median)}`);
-  console.log(`queue, 2 warm workers (concurrency ${workerConcurrency}), ${n} sequential invocations: mean ${fmtMs(viaQueue.mean)}, median ${fmtMs(viaQueue.median)}, p90 ${fmtMs(viaQueue.p90)}`);
-  console.log(`queue overhead per invocation (mean − samethread mean): ${fmtMs(viaQueue.mean - same.mean)}   [target ≤ 10 ms]`);
-  console.log(`  of which BullMQ's bare round trip (add → completed event, no-op worker in this process): mean ${fmtMs(bare.mean)}, median ${fmtMs(bare.median)}`);
-  console.log(`${m} invocations at once through 2 workers (concurrency ${workerConcurrency}): wall ${fmtMs(wall)}, ${((m / wall) * 1000).toFixed(0)} invocations/s, ${fmtMs(wall / m)} per invocation`);
+  console.log(
+    `queue, 2 warm workers (concurrency ${workerConcurrency}), ${n} sequential invocations: mean ${fmtMs(viaQueue.mean)}, median ${fmtMs(viaQueue.median)}, p90 ${fmtMs(viaQueue.p90)}`,
+  );
+  console.log(
+    `queue overhead per invocation (mean − samethread mean): ${fmtMs(viaQueue.mean - same.mean)}   [target ≤ 10 ms]`,
+  );
+  console.log(
+    `  of which BullMQ's bare round trip (add → completed event, no-op worker in this process): mean ${fmtMs(bare.mean)}, median ${fmtMs(bare.median)}`,
+  );
+  console.log(
+    `${m} invocations at once through 2 workers (concurrency ${workerConcurrency}): wall ${fmtMs(wall)}, ${((m / wall) * 1000).toFixed(0)} invocations/s, ${fmtMs(wall / m)} per invocation`,
+  );
 } finally {
   for (const w of workers) w.kill('SIGTERM');
   await Promise.all(workers.map((w) => new Promise((r) => (w.exitCode !== null ? r(undefined) : w.once('exit', r)))));

@@ -5,8 +5,17 @@ import { MemoizingRunner, samethread, subprocess, useRunner, type Shim } from '.
 
 let current: MemoizingRunner | undefined;
 
-export function useShim(blobRoot: string, shim: 'samethread' | 'subprocess' | Shim, opts: { prestart?: number } = {}): void {
-  const chosen = shim === 'subprocess' ? subprocess({ concurrency: 1, prestart: opts.prestart ?? 1 }) : shim === 'samethread' ? samethread() : shim;
+export function useShim(
+  blobRoot: string,
+  shim: 'samethread' | 'subprocess' | Shim,
+  opts: { prestart?: number } = {},
+): void {
+  const chosen =
+    shim === 'subprocess'
+      ? subprocess({ concurrency: 1, prestart: opts.prestart ?? 1 })
+      : shim === 'samethread'
+        ? samethread()
+        : shim;
   current = new MemoizingRunner({ blobRoot, shim: chosen });
 }
 

@@ -41,33 +41,56 @@ function spawnMs(args: string[], count = Math.min(n, 10)): number {
 
 const stats = (times: number[]) => {
   const sorted = [...times].sort((a, b) => a - b);
-  return { mean: times.reduce((s, x) => s + x, 0) / times.length, median: quantile(sorted, 0.5), p90: quantile(sorted, 0.9) };
+  return {
+    mean: times.reduce((s, x) => s + x, 0) / times.length,
+    median: quantile(sorted, 0.5),
+    p90: quantile(sorted, 0.9),
+  };
 };
 
 const same = stats(await series('samethread'));
 const sub = stats(await series('subprocess'));
 const overhead = sub.mean - same.mean;
 console.log(`samethread, ${n} sequential cold invocations: mean ${fmtMs(same.mean)}, median ${fmtMs(same.median)}`);
-console.log(`subprocess (default: 1 child started ahead), ${n} sequential cold invocations: mean ${fmtMs(sub.mean)}, median ${fmtMs(sub.median)}, p90 ${fmtMs(sub.p90)}`);
+console.log(
+  `subprocess (default: 1 child started ahead), ${n} sequential cold invocations: mean ${fmtMs(sub.mean)}, median ${fmtMs(sub.median)}, p90 ${fmtMs(sub.p90)}`,
+);
 console.log(`subprocess overhead per invocation: ${(overhead / 1000).toFixed(3)} s   [target ≤ 0.15 s; mops 1.84 s]`);
 for (const prestart of [0, 2]) {
   const other = stats(await series('subprocess', prestart));
-  console.log(`  with prestart ${prestart}: mean ${fmtMs(other.mean)}, overhead ${((other.mean - same.mean) / 1000).toFixed(3)} s`);
+  console.log(
+    `  with prestart ${prestart}: mean ${fmtMs(other.mean)}, overhead ${((other.mean - same.mean) / 1000).toFixed(3)} s`,
+  );
 }
 // Back to back, a spare started when the previous call began is still starting when the next call
 // comes: calls alternate between a ready spare and a half-started one. With work between calls
 // (any function taking longer than a child's start-up), every call finds its spare ready.
 const spaced = stats(await series('subprocess', 1, 500));
-console.log(`  calls 0.5 s apart (the spare is ready): mean ${fmtMs(spaced.mean)}, overhead ${((spaced.mean - same.mean) / 1000).toFixed(3)} s`);
+console.log(
+  `  calls 0.5 s apart (the spare is ready): mean ${fmtMs(spaced.mean)}, overhead ${((spaced.mean - same.mean) / 1000).toFixed(3)} s`,
+);
 
 // Where a cold child's time goes: Node itself, memocall's run entry, memocall's public API (which
 // the function's module imports), each loaded in a fresh process.
-const importing = (...files: string[]) => ['--input-type=module', '-e', files.map((f) => `await import(${JSON.stringify(pathToFileURL(f).href)});`).join(' ')];
+const importing = (...files: string[]) => [
+  '--input-type=module',
+  '-e',
+  files.map((f) => `await import(${JSON.stringify(pathToFileURL(f).href)});`).join(' '),
+];
 const runCommandFile = path.join(projectRoot, 'dist/src/cli/run-command.js');
 const apiFile = path.join(projectRoot, 'dist/src/index.js');
 const bare = spawnMs(['-e', '0']);
-const tsx = spawnMs(['--import', pathToFileURL(createRequire(path.join(projectRoot, 'package.json')).resolve('tsx')).href, '-e', '0']);
+const tsx = spawnMs([
+  '--import',
+  pathToFileURL(createRequire(path.join(projectRoot, 'package.json')).resolve('tsx')).href,
+  '-e',
+  '0',
+]);
 const entry = spawnMs(importing(runCommandFile));
 const api = spawnMs(importing(runCommandFile, apiFile));
-console.log(`  a cold child: node -e 0 ${fmtMs(bare)}; + run entry imports ${fmtMs(entry - bare)}; + memocall's public API ${fmtMs(api - entry)}`);
-console.log(`  TypeScript through tsx adds ${fmtMs(tsx - bare)} to each child's start (its loader), before TypeScript files are compiled`);
+console.log(
+  `  a cold child: node -e 0 ${fmtMs(bare)}; + run entry imports ${fmtMs(entry - bare)}; + memocall's public API ${fmtMs(api - entry)}`,
+);
+console.log(
+  `  TypeScript through tsx adds ${fmtMs(tsx - bare)} to each child's start (its loader), before TypeScript files are compiled`,
+);

@@ -14,7 +14,10 @@ export function freshBlobRoot(label: string): string {
 
 /** Runs a compiled bench helper in a fresh Node process and returns its parsed JSON line. */
 export function inFreshProcess<T>(script: string, args: string[]): T {
-  const r = spawnSync(process.execPath, [path.join(benchDir, script), ...args], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const r = spawnSync(process.execPath, [path.join(benchDir, script), ...args], {
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  });
   if (r.status !== 0) throw new Error(`${script} failed (${r.status}): ${r.stderr}`);
   const line = r.stdout.trim().split('\n').pop()!;
   return JSON.parse(line) as T;

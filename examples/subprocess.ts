@@ -30,13 +30,18 @@ export const squareRoot = useRunner(runner, async (n: number) => {
 async function main(): Promise<void> {
   const texts = ['the quick brown fox', 'jumps over', 'the lazy dog'];
   const counts = await Promise.all(texts.map((t) => wordCount(t)));
-  for (const [i, c] of counts.entries()) console.log(`${JSON.stringify(texts[i])}: ${c.words} words, counted by pid ${c.pid} (this is ${process.pid}), flags ${JSON.stringify(c.execArgv)}`);
+  for (const [i, c] of counts.entries())
+    console.log(
+      `${JSON.stringify(texts[i])}: ${c.words} words, counted by pid ${c.pid} (this is ${process.pid}), flags ${JSON.stringify(c.execArgv)}`,
+    );
   console.log(`squareRoot(2) = ${await squareRoot(2)}`);
   try {
     await squareRoot(-4);
   } catch (err) {
     if (!(err instanceof RemoteError)) throw err;
-    console.log(`squareRoot(-4) threw ${err.name}: ${err.message} (remote stack starts: ${err.remoteStack?.split('\n')[1]?.trim()})`);
+    console.log(
+      `squareRoot(-4) threw ${err.name}: ${err.message} (remote stack starts: ${err.remoteStack?.split('\n')[1]?.trim()})`,
+    );
   }
   // Give up on a call after a deadline: the child is stopped and the lease released.
   await withSignal(AbortSignal.timeout(60_000), () => wordCount('with a deadline'));

@@ -39,7 +39,13 @@ export const simulate = useRunner(runner, async (seed: number, steps: number) =>
     state ^= state << 5;
     position += (state >>> 0) % 2 === 0 ? 1 : -1;
   }
-  return { seed, steps, position, host: process.env.HOSTNAME ?? 'unknown', job: process.env.MEMOCALL_K8S_JOB_NAME ?? null };
+  return {
+    seed,
+    steps,
+    position,
+    host: process.env.HOSTNAME ?? 'unknown',
+    job: process.env.MEMOCALL_K8S_JOB_NAME ?? null,
+  };
 });
 
 /** Combines the walks: itself a step (a Job), whose inputs are the stored results above. */

@@ -1,5 +1,5 @@
 import type { BlobStore } from './blob-store.js';
-import { FileBlobStore } from './file-store.js';
+import { FileBlobStore } from './local/file-store.js';
 import { MemoryBlobStore } from './memory-store.js';
 
 /**

@@ -16,7 +16,8 @@ export class PreconditionFailedError extends MemocallError {
   readonly condition: { ifNoneMatch?: '*'; ifMatch?: string };
 
   constructor(uri: string, condition: { ifNoneMatch?: '*'; ifMatch?: string }, options?: { cause?: unknown }) {
-    const what = condition.ifNoneMatch === '*' ? 'an object already exists' : `its etag is no longer ${condition.ifMatch}`;
+    const what =
+      condition.ifNoneMatch === '*' ? 'an object already exists' : `its etag is no longer ${condition.ifMatch}`;
     super('MEMOCALL_PRECONDITION_FAILED', `conditional write to ${uri} refused: ${what}`, options);
     this.uri = uri;
     this.condition = condition;

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import type { BlobHead, BlobStore, PutOptions, VersionedBlob } from './blob-store.js';
 import { BlobNotFoundError, PreconditionFailedError, UnsupportedUriError } from './errors.js';
-import { writeLocalFileAtomically } from './atomic-local-file.js';
+import { writeLocalFileAtomically } from './local/atomic-local-file.js';
 
 interface StoredObject {
   data: Uint8Array;
@@ -49,7 +49,8 @@ export class MemoryBlobStore implements BlobStore {
       throw new TypeError('put: give ifNoneMatch or ifMatch, not both');
     }
     if (opts.ifNoneMatch !== undefined) {
-      if (opts.ifNoneMatch !== '*') throw new TypeError(`put: ifNoneMatch must be '*', got ${String(opts.ifNoneMatch)}`);
+      if (opts.ifNoneMatch !== '*')
+        throw new TypeError(`put: ifNoneMatch must be '*', got ${String(opts.ifNoneMatch)}`);
       if (current !== undefined) throw new PreconditionFailedError(uri, { ifNoneMatch: '*' });
     }
     if (opts.ifMatch !== undefined && current?.etag !== opts.ifMatch) {

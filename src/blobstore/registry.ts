@@ -77,7 +77,10 @@ function createStore(uri: string): BlobStore {
   if (store === undefined) {
     const factory = factories.get(scheme);
     if (factory === undefined) {
-      throw new UnsupportedUriError(uri, `no blob store is registered for "${scheme}://"; registered schemes: ${registeredSchemes()}`);
+      throw new UnsupportedUriError(
+        uri,
+        `no blob store is registered for "${scheme}://"; registered schemes: ${registeredSchemes()}`,
+      );
     }
     store = factory(uri);
     stores.set(normalized, store);

@@ -32,7 +32,8 @@ const HEX64 = /^[0-9a-f]{64}$/;
 /** The cache directory: `option`, else `MEMOCALL_CACHE_DIR`, else `~/.cache/memocall`. */
 export function resolveCacheDir(option?: string): string {
   const dir = option ?? process.env[CACHE_DIR_ENV] ?? path.join(homedir(), '.cache', 'memocall');
-  if (dir.trim() === '') throw new CacheConfigError(`the download cache directory is empty (${CACHE_DIR_ENV} or the dir option)`);
+  if (dir.trim() === '')
+    throw new CacheConfigError(`the download cache directory is empty (${CACHE_DIR_ENV} or the dir option)`);
   return path.resolve(dir);
 }
 

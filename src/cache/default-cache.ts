@@ -37,7 +37,11 @@ export async function uploadThroughCache(localPath: string, uri: string): Promis
 }
 
 /** `uploadThroughCache`, returning the uploaded content's SHA-256 and size. */
-export async function uploadFileThroughCache(localPath: string, uri: string, cache = defaultDownloadCache()): Promise<{ sha256: string; size: number }> {
+export async function uploadFileThroughCache(
+  localPath: string,
+  uri: string,
+  cache = defaultDownloadCache(),
+): Promise<{ sha256: string; size: number }> {
   const before = await fs.promises.stat(localPath, { bigint: true });
   const file = await cache.add(localPath);
   // The original is uploaded, not the cache's read-only copy: stores that copy files keep the
@@ -45,7 +49,12 @@ export async function uploadFileThroughCache(localPath: string, uri: string, cac
   // the uploaded bytes are the hashed ones.
   const { etag } = await lookupBlobStore(uri).putFile(localPath, uri);
   const after = await fs.promises.stat(localPath, { bigint: true });
-  if (after.ino !== before.ino || after.size !== before.size || after.mtimeNs !== before.mtimeNs || after.ctimeNs !== before.ctimeNs) {
+  if (
+    after.ino !== before.ino ||
+    after.size !== before.size ||
+    after.mtimeNs !== before.mtimeNs ||
+    after.ctimeNs !== before.ctimeNs
+  ) {
     throw new LocalFileChangedError(localPath, `while being uploaded to ${uri}`);
   }
   cache.remember(uri, etag, file);

@@ -3,8 +3,8 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { BlobHead, BlobStore } from '../blobstore/blob-store.js';
 import { BlobNotFoundError } from '../blobstore/errors.js';
-import { FileBlobStore } from '../blobstore/file-store.js';
-import { objectPathOfFileUri } from '../blobstore/file-uri.js';
+import { FileBlobStore } from '../blobstore/local/file-store.js';
+import { objectPathOfFileUri } from '../blobstore/local/file-uri.js';
 import { lookupBlobStore } from '../blobstore/registry.js';
 import { CacheLayout, isSha256Hex, resolveCacheDir } from './cache-layout.js';
 import { entryState, publishSealed, removeEntry, sealFile, touchUsed } from './content-entry.js';
@@ -66,7 +66,8 @@ export class DownloadCache {
     this.layout = new CacheLayout(resolveCacheDir(options.dir));
     const envMax = process.env[CACHE_MAX_BYTES_ENV];
     this.maxBytes = options.maxBytes ?? (envMax ? Number(envMax) : DEFAULT_MAX_BYTES);
-    if (!(this.maxBytes >= 0)) throw new CacheConfigError(`maxBytes must be a number of bytes >= 0, got ${String(options.maxBytes ?? envMax)}`);
+    if (!(this.maxBytes >= 0))
+      throw new CacheConfigError(`maxBytes must be a number of bytes >= 0, got ${String(options.maxBytes ?? envMax)}`);
     this.#lock = options.lock ?? {};
     this.#progress = options.progress ?? {};
   }
@@ -96,9 +97,13 @@ export class DownloadCache {
   }
 
   /** `fetch`, also telling whether this call downloaded, waited for another process, or hit. */
-  async fetchWithOutcome(uri: string, options: FetchOptions = {}): Promise<{ file: CachedFile; outcome: FetchOutcome }> {
+  async fetchWithOutcome(
+    uri: string,
+    options: FetchOptions = {},
+  ): Promise<{ file: CachedFile; outcome: FetchOutcome }> {
     const expected = options.sha256?.toLowerCase();
-    if (expected !== undefined && !isSha256Hex(expected)) throw new CacheConfigError(`sha256 must be 64 hex digits, got ${options.sha256}`);
+    if (expected !== undefined && !isSha256Hex(expected))
+      throw new CacheConfigError(`sha256 must be 64 hex digits, got ${options.sha256}`);
     const known = expected ? await this.lookup(expected, options.size) : undefined;
     if (known) return { file: known, outcome: 'hit' };
 
@@ -115,7 +120,15 @@ export class DownloadCache {
       return file ? { file, outcome: 'waited' } : undefined;
     };
     const lockPath = this.layout.lock(expected ? { sha256: expected } : { uri });
-    const result = await withFillLock(lockPath, lookAgain, async () => ({ file: await this.#fill(uri, store, expected, options.size, head), outcome: 'downloaded' as const }), this.#lock);
+    const result = await withFillLock(
+      lockPath,
+      lookAgain,
+      async () => ({
+        file: await this.#fill(uri, store, expected, options.size, head),
+        outcome: 'downloaded' as const,
+      }),
+      this.#lock,
+    );
     return result;
   }
 
@@ -184,12 +197,20 @@ export class DownloadCache {
         // cannot re-seal (not ours?): treat as bad
       }
     }
-    process.emitWarning(`download cache entry ${sha256} was modified on disk; removed and fetched again`, { code: 'MEMOCALL_CACHE_CORRUPT' });
+    process.emitWarning(`download cache entry ${sha256} was modified on disk; removed and fetched again`, {
+      code: 'MEMOCALL_CACHE_CORRUPT',
+    });
     removeEntry(this.layout, sha256);
     return undefined;
   }
 
-  async #fill(uri: string, store: BlobStore, expected: string | undefined, expectedSize: number | undefined, head: BlobHead | undefined): Promise<CachedFile> {
+  async #fill(
+    uri: string,
+    store: BlobStore,
+    expected: string | undefined,
+    expectedSize: number | undefined,
+    head: BlobHead | undefined,
+  ): Promise<CachedFile> {
     // One retry: a transfer can be corrupted in flight; a second mismatch means the object is wrong.
     for (let attempt = 1; ; attempt++) {
       try {
@@ -200,7 +221,13 @@ export class DownloadCache {
     }
   }
 
-  async #fillOnce(uri: string, store: BlobStore, expected: string | undefined, expectedSize: number | undefined, knownHead: BlobHead | undefined): Promise<CachedFile> {
+  async #fillOnce(
+    uri: string,
+    store: BlobStore,
+    expected: string | undefined,
+    expectedSize: number | undefined,
+    knownHead: BlobHead | undefined,
+  ): Promise<CachedFile> {
     const before = knownHead ?? (await store.head(uri)) ?? undefined;
     if (!before) throw new BlobNotFoundError(uri);
     const tmpDir = await this.#tempDir();
@@ -219,8 +246,10 @@ export class DownloadCache {
         }
         digest = await sha256OfLocalFile(target);
       }
-      if (expected !== undefined && digest.sha256 !== expected) throw new CacheIntegrityError(uri, `sha256 ${expected}`, `sha256 ${digest.sha256}`);
-      if (expectedSize !== undefined && digest.size !== expectedSize) throw new CacheIntegrityError(uri, `${expectedSize} bytes`, `${digest.size} bytes`);
+      if (expected !== undefined && digest.sha256 !== expected)
+        throw new CacheIntegrityError(uri, `sha256 ${expected}`, `sha256 ${digest.sha256}`);
+      if (expectedSize !== undefined && digest.size !== expectedSize)
+        throw new CacheIntegrityError(uri, `${expectedSize} bytes`, `${digest.size} bytes`);
       sealFile(target);
       const file = { path: publishSealed(this.layout, target, digest.sha256, digest.size), ...digest };
       // Index the version only if it did not change during the transfer (then these are its bytes).
@@ -250,12 +279,19 @@ export class DownloadCache {
  * copyAndHash). File store objects are never modified in place (a new version is a new inode
  * renamed over the path), which the identity check of copyAndHash confirms.
  */
-async function copyLocalObject(uri: string, source: string, target: string, onProgress: (n: number) => void): Promise<FileDigest> {
+async function copyLocalObject(
+  uri: string,
+  source: string,
+  target: string,
+  onProgress: (n: number) => void,
+): Promise<FileDigest> {
   try {
     return await copyAndHash(source, target, onProgress);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !fs.existsSync(source)) throw new BlobNotFoundError(uri, { cause: err });
-    if (err instanceof LocalFileChangedError) throw new CacheIntegrityError(uri, 'one version during the copy', 'the object replaced while copying');
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !fs.existsSync(source))
+      throw new BlobNotFoundError(uri, { cause: err });
+    if (err instanceof LocalFileChangedError)
+      throw new CacheIntegrityError(uri, 'one version during the copy', 'the object replaced while copying');
     throw err;
   }
 }

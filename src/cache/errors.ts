@@ -7,7 +7,10 @@ export class CacheIntegrityError extends MemocallError {
   readonly actual: string;
 
   constructor(uri: string, expected: string, actual: string) {
-    super('MEMOCALL_CACHE_INTEGRITY', `${uri}: content does not match what was expected (expected ${expected}, got ${actual})`);
+    super(
+      'MEMOCALL_CACHE_INTEGRITY',
+      `${uri}: content does not match what was expected (expected ${expected}, got ${actual})`,
+    );
     this.uri = uri;
     this.expected = expected;
     this.actual = actual;
@@ -19,7 +22,10 @@ export class LocalFileChangedError extends MemocallError {
   readonly path: string;
 
   constructor(path: string, when: string) {
-    super('MEMOCALL_LOCAL_FILE_CHANGED', `${path} changed ${when}; write files completely before handing them to memocall`);
+    super(
+      'MEMOCALL_LOCAL_FILE_CHANGED',
+      `${path} changed ${when}; write files completely before handing them to memocall`,
+    );
     this.path = path;
   }
 }

@@ -27,7 +27,8 @@ export async function sha256OfLocalFile(file: string, onProgress?: ProgressCallb
     const { size } = await handle.stat();
     const hash = createHash('sha256');
     const done = await pumpChunks(handle.fd, size, (chunk) => hash.update(chunk), onProgress);
-    if (done !== size) throw new LocalFileChangedError(file, `while being hashed (${size} bytes expected, ${done} read)`);
+    if (done !== size)
+      throw new LocalFileChangedError(file, `while being hashed (${size} bytes expected, ${done} read)`);
     return { sha256: hash.digest('hex'), size };
   } finally {
     await handle.close();
@@ -59,7 +60,8 @@ export async function copyAndHash(from: string, to: string, onProgress?: Progres
     if (hashed.status === 'rejected') throw hashed.reason;
     if ((await identity()) !== before) throw new LocalFileChangedError(from, 'while being copied');
     const size = (await fs.promises.stat(to)).size;
-    if (size !== hashed.value.size) throw new LocalFileChangedError(from, `while being copied (${hashed.value.size} bytes hashed, ${size} copied)`);
+    if (size !== hashed.value.size)
+      throw new LocalFileChangedError(from, `while being copied (${hashed.value.size} bytes hashed, ${size} copied)`);
     return hashed.value;
   } catch (err) {
     // Remove only a file this call created (EEXIST means `to` is someone else's).
@@ -79,7 +81,10 @@ async function pumpChunks(
   consume: (chunk: Buffer) => void,
   onProgress?: ProgressCallback,
 ): Promise<number> {
-  const buffers = [Buffer.allocUnsafeSlow(Math.min(CHUNK, Math.max(size, 1))), Buffer.allocUnsafeSlow(Math.min(CHUNK, Math.max(size, 1)))];
+  const buffers = [
+    Buffer.allocUnsafeSlow(Math.min(CHUNK, Math.max(size, 1))),
+    Buffer.allocUnsafeSlow(Math.min(CHUNK, Math.max(size, 1))),
+  ];
   let position = 0;
   let which = 0;
   let pending = size > 0 ? readInto(fd, buffers[0]!, position, size) : Promise.resolve(0);
@@ -98,5 +103,7 @@ async function pumpChunks(
 
 function readInto(fd: number, buffer: Buffer, position: number, size: number): Promise<number> {
   const length = Math.min(buffer.byteLength, size - position);
-  return new Promise((resolve, reject) => fs.read(fd, buffer, 0, length, position, (err, n) => (err ? reject(err) : resolve(n))));
+  return new Promise((resolve, reject) =>
+    fs.read(fd, buffer, 0, length, position, (err, n) => (err ? reject(err) : resolve(n))),
+  );
 }

@@ -83,14 +83,17 @@ function tryLock(lockPath: string, staleMs: number): HeldFillLock | undefined {
     fs.closeSync(fd);
   }
   // Heartbeat: keeps the lock fresh while a long download runs; unref'd so it never holds the process open.
-  const timer = setInterval(() => {
-    const now = new Date();
-    try {
-      if (fs.statSync(lockPath, { bigint: true }).ino === ino) fs.utimesSync(lockPath, now, now);
-    } catch {
-      // broken by someone who thought us dead: the fill still completes, atomically
-    }
-  }, Math.max(50, Math.floor(staleMs / 3)));
+  const timer = setInterval(
+    () => {
+      const now = new Date();
+      try {
+        if (fs.statSync(lockPath, { bigint: true }).ino === ino) fs.utimesSync(lockPath, now, now);
+      } catch {
+        // broken by someone who thought us dead: the fill still completes, atomically
+      }
+    },
+    Math.max(50, Math.floor(staleMs / 3)),
+  );
   timer.unref();
   return {
     async release() {

@@ -30,7 +30,13 @@ interface Record extends Identity {
 const known = new Map<string, Record>();
 
 function identityOf(st: fs.BigIntStats): Identity {
-  return { dev: String(st.dev), ino: String(st.ino), size: String(st.size), mtimeNs: String(st.mtimeNs), ctimeNs: String(st.ctimeNs) };
+  return {
+    dev: String(st.dev),
+    ino: String(st.ino),
+    size: String(st.size),
+    mtimeNs: String(st.mtimeNs),
+    ctimeNs: String(st.ctimeNs),
+  };
 }
 
 function sameIdentity(a: Identity, b: Identity): boolean {
@@ -38,7 +44,11 @@ function sameIdentity(a: Identity, b: Identity): boolean {
 }
 
 /** The file's digest, from the remembered record when the file is unchanged, else by hashing it. */
-export async function digestOfLocalFile(layout: CacheLayout, file: string, onProgress?: ProgressCallback): Promise<FileDigest> {
+export async function digestOfLocalFile(
+  layout: CacheLayout,
+  file: string,
+  onProgress?: ProgressCallback,
+): Promise<FileDigest> {
   const abs = path.resolve(file);
   const before = identityOf(await fs.promises.stat(abs, { bigint: true }));
   const memo = known.get(abs) ?? readRecord(layout, abs);

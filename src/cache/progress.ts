@@ -62,14 +62,24 @@ export function startProgress(label: string, totalBytes: number | undefined, opt
 }
 
 /** The text of one bar (no control characters), fitted to `columns`. */
-export function renderProgressLine(label: string, done: number, total: number | undefined, elapsedMs: number, columns: number): string {
+export function renderProgressLine(
+  label: string,
+  done: number,
+  total: number | undefined,
+  elapsedMs: number,
+  columns: number,
+): string {
   const rate = elapsedMs > 0 ? (done * 1000) / elapsedMs : 0;
   const parts: string[] = [];
   if (total !== undefined && total > 0) {
     const fraction = Math.min(1, done / total);
     const width = 20;
     const full = Math.round(fraction * width);
-    parts.push(`[${'█'.repeat(full)}${'░'.repeat(width - full)}]`, `${formatBytes(done)} / ${formatBytes(total)}`, `${formatBytes(rate)}/s`);
+    parts.push(
+      `[${'█'.repeat(full)}${'░'.repeat(width - full)}]`,
+      `${formatBytes(done)} / ${formatBytes(total)}`,
+      `${formatBytes(rate)}/s`,
+    );
     parts.push(rate > 0 ? `ETA ${formatDuration(((total - done) / rate) * 1000)}` : 'ETA ?');
   } else {
     parts.push(formatBytes(done), `${formatBytes(rate)}/s`, formatDuration(elapsedMs));

@@ -29,7 +29,14 @@ export function readIndex(layout: CacheLayout, uri: string): IndexRecord | undef
   try {
     const r = JSON.parse(text) as Partial<IndexRecord>;
     // Two URIs never share a record file unless their SHA-256 collides; still, check.
-    if (r.uri !== uri || typeof r.etag !== 'string' || typeof r.sha256 !== 'string' || !isSha256Hex(r.sha256) || typeof r.size !== 'number') return undefined;
+    if (
+      r.uri !== uri ||
+      typeof r.etag !== 'string' ||
+      typeof r.sha256 !== 'string' ||
+      !isSha256Hex(r.sha256) ||
+      typeof r.size !== 'number'
+    )
+      return undefined;
     return r as IndexRecord;
   } catch {
     return undefined; // a torn or foreign file is a miss

@@ -14,7 +14,10 @@ export interface VerifyReport {
  * Re-hashes every entry (the only check that finds silent corruption which kept the metadata).
  * Bad entries are removed, so the next use downloads them again.
  */
-export async function verifyCache(layout: CacheLayout, onEntry?: (entry: EntryInfo, ok: boolean) => void): Promise<VerifyReport> {
+export async function verifyCache(
+  layout: CacheLayout,
+  onEntry?: (entry: EntryInfo, ok: boolean) => void,
+): Promise<VerifyReport> {
   const report: VerifyReport = { checked: 0, bytes: 0, removed: [] };
   for (const entry of listEntries(layout)) {
     let reason: string | undefined;

@@ -13,7 +13,11 @@ export const CACHE_USAGE = `  cache ls                          entries of the d
                                     downloads; N takes suffixes K, M, G, T (powers of 1024)
 `;
 
-export async function cacheCommand(args: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
+export async function cacheCommand(
+  args: string[],
+  out: NodeJS.WritableStream = process.stdout,
+  err: NodeJS.WritableStream = process.stderr,
+): Promise<number> {
   try {
     return await runCache(args, out);
   } catch (e) {
@@ -32,20 +36,27 @@ async function runCache(args: string[], out: NodeJS.WritableStream): Promise<num
     case 'ls': {
       parseArgs({ args: rest, options: {}, strict: true });
       const uris = new Map<string, string[]>();
-      for (const { record } of allIndexRecords(cache.layout)) uris.set(record.sha256, [...(uris.get(record.sha256) ?? []), record.uri]);
+      for (const { record } of allIndexRecords(cache.layout))
+        uris.set(record.sha256, [...(uris.get(record.sha256) ?? []), record.uri]);
       const entries = listEntries(cache.layout).sort((a, b) => b.lastUsed.getTime() - a.lastUsed.getTime());
       for (const e of entries) {
-        out.write(`${e.sha256}  ${formatBytes(e.size).padStart(10)}  ${e.lastUsed.toISOString()}  ${(uris.get(e.sha256) ?? []).join(' ')}\n`);
+        out.write(
+          `${e.sha256}  ${formatBytes(e.size).padStart(10)}  ${e.lastUsed.toISOString()}  ${(uris.get(e.sha256) ?? []).join(' ')}\n`,
+        );
       }
       const total = entries.reduce((s, e) => s + e.size, 0);
-      out.write(`${entries.length} entries, ${formatBytes(total)} (cap ${formatBytes(cache.maxBytes)}) in ${cache.dir}\n`);
+      out.write(
+        `${entries.length} entries, ${formatBytes(total)} (cap ${formatBytes(cache.maxBytes)}) in ${cache.dir}\n`,
+      );
       return 0;
     }
     case 'verify': {
       parseArgs({ args: rest, options: {}, strict: true });
       const report = await verifyCache(cache.layout);
       for (const bad of report.removed) out.write(`removed ${bad.sha256}: ${bad.reason}\n`);
-      out.write(`verified ${report.checked} entries (${formatBytes(report.bytes)}): ${report.removed.length} corrupted\n`);
+      out.write(
+        `verified ${report.checked} entries (${formatBytes(report.bytes)}): ${report.removed.length} corrupted\n`,
+      );
       return report.removed.length === 0 ? 0 : 3;
     }
     case 'prune': {
@@ -61,7 +72,9 @@ async function runCache(args: string[], out: NodeJS.WritableStream): Promise<num
       return 0;
     }
     default:
-      throw new CacheUsageError(`cache: expected ls, verify or prune, got ${sub === undefined ? 'nothing' : JSON.stringify(sub)}`);
+      throw new CacheUsageError(
+        `cache: expected ls, verify or prune, got ${sub === undefined ? 'nothing' : JSON.stringify(sub)}`,
+      );
   }
 }
 
@@ -70,7 +83,8 @@ export class CacheUsageError extends Error {}
 /** `1000`, `512M`, `2G`, `1.5GiB` → bytes. */
 export function parseByteCount(text: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?\s*$/i.exec(text);
-  if (!m) throw new CacheUsageError(`--max-bytes: expected a byte count like 1000, 512M or 2G, got ${JSON.stringify(text)}`);
+  if (!m)
+    throw new CacheUsageError(`--max-bytes: expected a byte count like 1000, 512M or 2G, got ${JSON.stringify(text)}`);
   const power = ' KMGT'.indexOf((m[2] ?? '').toUpperCase() || ' ');
   return Math.floor(Number(m[1]) * 1024 ** power);
 }

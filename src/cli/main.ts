@@ -2,15 +2,15 @@ import { parseArgs, inspect as show, type ParseArgsConfig } from 'node:util';
 import { lookupBlobStore } from '../blobstore/registry.js';
 import { BlobNotFoundError } from '../blobstore/errors.js';
 import { decodeCanonical } from '../core/canonical-decode.js';
-import { decodeErrorRecord } from '../runner/error-record.js';
-import { decodeInvocation } from '../runner/invocation-record.js';
-import { isLeaseFree, readLease } from '../runner/lease.js';
-import { memoFile } from '../runner/memo-uri.js';
-import { decodeResultRecord } from '../runner/result-record.js';
-import { RUN_EXIT } from '../runner/remote-entry.js';
+import { decodeErrorRecord } from '../protocol/error-record.js';
+import { decodeInvocation } from '../protocol/invocation-record.js';
+import { isLeaseFree, readLease } from '../execute/lease.js';
+import { memoFile } from '../protocol/memo-uri.js';
+import { decodeResultRecord } from '../protocol/result-record.js';
+import { RUN_EXIT } from '../execute/remote-entry.js';
 import { runCommand, RUN_USAGE, RunUsageError } from './run-command.js';
-import '../blobstore/cloud-stores.js';
-import '../srcdest/register.js';
+import '../blobstore/cloud/cloud-stores.js';
+import '../files/register.js';
 import { CACHE_USAGE, cacheCommand } from './cache-command.js';
 
 const USAGE = `memocall <command>
@@ -104,7 +104,9 @@ async function inspectCommand(args: string[]): Promise<number> {
     process.stderr.write(`memocall: nothing is stored at ${memoUri}\n`);
     return 1;
   }
-  process.stdout.write(`${show(out, { depth: 8, colors: process.stdout.isTTY, maxArrayLength: 50, maxStringLength: 2000 })}\n`);
+  process.stdout.write(
+    `${show(out, { depth: 8, colors: process.stdout.isTTY, maxArrayLength: 50, maxStringLength: 2000 })}\n`,
+  );
   return 0;
 }
 
@@ -117,7 +119,12 @@ async function leaseCommand(args: string[]): Promise<number> {
     return 0;
   }
   const r = lease.record;
-  const state = r.releasedAt !== undefined ? `released at ${new Date(r.releasedAt).toISOString()}` : isLeaseFree(r) ? `expired at ${new Date(r.heartbeatAt + r.ttlMs).toISOString()}` : `held until ${new Date(r.heartbeatAt + r.ttlMs).toISOString()} unless refreshed`;
+  const state =
+    r.releasedAt !== undefined
+      ? `released at ${new Date(r.releasedAt).toISOString()}`
+      : isLeaseFree(r)
+        ? `expired at ${new Date(r.heartbeatAt + r.ttlMs).toISOString()}`
+        : `held until ${new Date(r.heartbeatAt + r.ttlMs).toISOString()} unless refreshed`;
   process.stdout.write(`writer ${r.writerId} (generation ${r.generation}) on ${r.hostname} pid ${r.pid}: ${state}\n`);
   return 0;
 }
@@ -133,13 +140,23 @@ async function lsCommand(args: string[]): Promise<number> {
 
 async function summarizeCommand(args: string[]): Promise<number> {
   const { target } = onePositional(args, 'URI prefix');
-  const byFunction = new Map<string, { runs: number; errors: number; lostRaces: number; leaseLost: number; totalMs: number; maxMs: number }>();
+  const byFunction = new Map<
+    string,
+    { runs: number; errors: number; lostRaces: number; leaseLost: number; totalMs: number; maxMs: number }
+  >();
   for await (const uri of lookupBlobStore(target).list(target)) {
     if (!/\/meta\/[^/]+\.json$/.test(uri)) continue;
     const bytes = await getOrNull(uri);
     if (!bytes) continue;
     const meta = JSON.parse(text.decode(bytes)) as { functionId: string; outcome: string; durationMs: number };
-    const row = byFunction.get(meta.functionId) ?? { runs: 0, errors: 0, lostRaces: 0, leaseLost: 0, totalMs: 0, maxMs: 0 };
+    const row = byFunction.get(meta.functionId) ?? {
+      runs: 0,
+      errors: 0,
+      lostRaces: 0,
+      leaseLost: 0,
+      totalMs: 0,
+      maxMs: 0,
+    };
     row.runs++;
     if (meta.outcome === 'error') row.errors++;
     if (meta.outcome === 'lost-race') row.lostRaces++;
@@ -150,7 +167,9 @@ async function summarizeCommand(args: string[]): Promise<number> {
   }
   const rows = [...byFunction].sort(([a], [b]) => a.localeCompare(b));
   for (const [fn, r] of rows) {
-    process.stdout.write(`${fn}\truns ${r.runs}\terrors ${r.errors}\tlost races ${r.lostRaces}\tlease lost ${r.leaseLost}\tmean ${(r.totalMs / r.runs).toFixed(1)} ms\tmax ${r.maxMs} ms\n`);
+    process.stdout.write(
+      `${fn}\truns ${r.runs}\terrors ${r.errors}\tlost races ${r.lostRaces}\tlease lost ${r.leaseLost}\tmean ${(r.totalMs / r.runs).toFixed(1)} ms\tmax ${r.maxMs} ms\n`,
+    );
   }
   if (!rows.length) process.stdout.write(`no runs recorded under ${target}\n`);
   return 0;
@@ -158,14 +177,21 @@ async function summarizeCommand(args: string[]): Promise<number> {
 
 // `run` exits as soon as its outcome is stored: timers or sockets the user's code left open must
 // not keep a remote (and the shim waiting for it) alive.
-const exit = process.argv[2] === 'run' ? (code: number) => process.exit(code) : (code: number) => void (process.exitCode = code);
+const exit =
+  process.argv[2] === 'run' ? (code: number) => process.exit(code) : (code: number) => void (process.exitCode = code);
 
 main(process.argv.slice(2)).then(exit, (err: unknown) => {
-  if (err instanceof UsageError || err instanceof RunUsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+  if (
+    err instanceof UsageError ||
+    err instanceof RunUsageError ||
+    (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
+  ) {
     process.stderr.write(`memocall: ${(err as Error).message}\n\n${USAGE}`);
     exit(2);
     return;
   }
-  process.stderr.write(`memocall: internal failure: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.stderr.write(
+    `memocall: internal failure: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+  );
   exit(RUN_EXIT.internal);
 });

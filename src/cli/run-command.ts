@@ -1,6 +1,6 @@
-import '../blobstore/cloud-stores.js'; // s3:// and adls:// roots, registered lazily
-import '../srcdest/register.js'; // file values (codecs and hooks) must work in every remote
-import { exitCodeOf, parseRunArgv, runInvocation, type RunRequest } from '../runner/remote-entry.js';
+import '../blobstore/cloud/cloud-stores.js'; // s3:// and adls:// roots, registered lazily
+import '../files/register.js'; // file values (codecs and hooks) must work in every remote
+import { exitCodeOf, parseRunArgv, runInvocation, type RunRequest } from '../execute/remote-entry.js';
 
 export const RUN_USAGE = `  run <memo-uri> [--writer-id=ID]   the remote entry: run one stored invocation
                                     exit 0 result written (or already there), 46 the function
@@ -15,7 +15,9 @@ export const RUN_USAGE = `  run <memo-uri> [--writer-id=ID]   the remote entry: 
 export async function runCommand(args: string[]): Promise<number> {
   let request: RunRequest;
   try {
-    request = parseRunArgv(['run', ...args], (flag) => process.stderr.write(`memocall run: ignoring unknown option ${flag}\n`));
+    request = parseRunArgv(['run', ...args], (flag) =>
+      process.stderr.write(`memocall run: ignoring unknown option ${flag}\n`),
+    );
   } catch (err) {
     throw new RunUsageError((err as Error).message);
   }
@@ -24,7 +26,12 @@ export async function runCommand(args: string[]): Promise<number> {
   for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
   const report = await runInvocation(request);
   // Started by a shim, only the unusual is worth a line; started by hand, say what happened.
-  if (writerId === undefined || report.status === 'lease-lost' || report.status === 'already-done' || report.status === 'lost-race') {
+  if (
+    writerId === undefined ||
+    report.status === 'lease-lost' ||
+    report.status === 'already-done' ||
+    report.status === 'lost-race'
+  ) {
     process.stderr.write(`memocall run: ${report.status}: ${report.detail} (run ${report.runId})\n`);
   }
   return exitCodeOf(report.status);

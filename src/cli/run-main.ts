@@ -6,7 +6,7 @@
 // `standby` is a child started ahead of need: Node and memocall are loaded, and it waits on stdin
 // for one JSON line `{ "argv": ["run", ...], "env": {...} }`, then runs exactly that invocation,
 // in that environment, and exits. If stdin ends first, it exits quietly.
-import { RUN_EXIT } from '../runner/remote-entry.js';
+import { RUN_EXIT } from '../execute/remote-entry.js';
 import { runCommand, RUN_USAGE, RunUsageError } from './run-command.js';
 
 const [command, ...rest] = process.argv.slice(2);
@@ -61,7 +61,9 @@ main().then(
       process.stderr.write(`memocall: ${err.message}\n\nusage: memocall\n${RUN_USAGE}`);
       process.exit(2);
     }
-    process.stderr.write(`memocall: internal failure: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.stderr.write(
+      `memocall: internal failure: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
     process.exit(RUN_EXIT.internal);
   },
 );

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { startQueueWorker, type QueueWorkerJobEnd } from '../runner/queue-worker.js';
+import { startQueueWorker, type QueueWorkerJobEnd } from '../shims/queue/queue-worker.js';
 
 export const WORKER_USAGE = `  worker --queue <redis-url> [--concurrency N] [--lock-ms MS] [--stalled-interval-ms MS]
          [--shutdown-grace-ms MS]
@@ -12,7 +12,8 @@ export const WORKER_USAGE = `  worker --queue <redis-url> [--concurrency N] [--l
 const positiveInt = (flag: string, text: string | undefined, fallback: number): number => {
   if (text === undefined) return fallback;
   const value = Number(text);
-  if (!Number.isInteger(value) || value < 1) throw new WorkerUsageError(`${flag} must be a whole number ≥ 1, got ${JSON.stringify(text)}`);
+  if (!Number.isInteger(value) || value < 1)
+    throw new WorkerUsageError(`${flag} must be a whole number ≥ 1, got ${JSON.stringify(text)}`);
   return value;
 };
 
@@ -48,12 +49,26 @@ export async function workerCommand(args: string[]): Promise<number> {
 
   // A long-lived process running users' code: an error escaping a function's own promise chain
   // (a throwing timer callback) is reported, not fatal to the jobs of everyone else.
-  process.on('uncaughtException', (err) => process.stderr.write(`memocall worker: uncaught exception in a job's code: ${err.stack ?? err.message}\n`));
-  process.on('unhandledRejection', (reason) => process.stderr.write(`memocall worker: unhandled rejection in a job's code: ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}\n`));
+  process.on('uncaughtException', (err) =>
+    process.stderr.write(`memocall worker: uncaught exception in a job's code: ${err.stack ?? err.message}\n`),
+  );
+  process.on('unhandledRejection', (reason) =>
+    process.stderr.write(
+      `memocall worker: unhandled rejection in a job's code: ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}\n`,
+    ),
+  );
 
   keepGenericTerminationHandlersAway();
-  const worker = await startQueueWorker({ connection: values.queue, concurrency, lockDurationMs, stalledIntervalMs, onJobEnd: report });
-  process.stdout.write(`memocall worker ${process.pid}: listening on queue ${worker.queueName} (concurrency ${concurrency})\n`);
+  const worker = await startQueueWorker({
+    connection: values.queue,
+    concurrency,
+    lockDurationMs,
+    stalledIntervalMs,
+    onJobEnd: report,
+  });
+  process.stdout.write(
+    `memocall worker ${process.pid}: listening on queue ${worker.queueName} (concurrency ${concurrency})\n`,
+  );
 
   await new Promise<void>((resolve) => {
     let stopping = false;
@@ -63,7 +78,9 @@ export async function workerCommand(args: string[]): Promise<number> {
         process.exit(1);
       }
       stopping = true;
-      process.stderr.write(`memocall worker: ${signal}: finishing ${worker.running} running job(s), at most ${graceMs} ms\n`);
+      process.stderr.write(
+        `memocall worker: ${signal}: finishing ${worker.running} running job(s), at most ${graceMs} ms\n`,
+      );
       void worker.close(graceMs).finally(resolve);
     };
     ownHandlers.add(stop);
@@ -96,7 +113,9 @@ const ownHandlers = new Set<unknown>();
 /** Only the unusual is worth a line: memocall failures and runs that found their lease gone. */
 function report(end: QueueWorkerJobEnd): void {
   if ('error' in end) {
-    process.stderr.write(`memocall worker: job ${end.jobId} (${end.memoUri}) failed in memocall: ${end.error.stack ?? end.error.message}\n`);
+    process.stderr.write(
+      `memocall worker: job ${end.jobId} (${end.memoUri}) failed in memocall: ${end.error.stack ?? end.error.message}\n`,
+    );
   } else if (end.report.status === 'lease-lost' || end.report.status === 'lost-race') {
     process.stderr.write(`memocall worker: job ${end.jobId}: ${end.report.status}: ${end.report.detail}\n`);
   }

@@ -83,6 +83,7 @@ const SEG_SET_ELEMENT = 4;
 const SEG_PAYLOAD = 5;
 
 const textEncoder = new TextEncoder();
+// biome-ignore lint/suspicious/noShadowRestrictedNames: a local alias of the same builtin, read once
 const propertyIsEnumerable = Object.prototype.propertyIsEnumerable;
 const dateGetTime = Date.prototype.getTime;
 const isWellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
@@ -234,6 +235,7 @@ class CanonicalWriter {
     }
     this.ensure(9);
     this.buf[this.pos] = FLOAT64;
+    // biome-ignore lint/suspicious/noSelfCompare: the cheapest NaN test on the hot path
     if (v === v) {
       this.view.setFloat64(this.pos + 1, v);
     } else {
@@ -270,7 +272,11 @@ class CanonicalWriter {
       }
     }
     if (!isWellFormed(s)) {
-      throw this.fail(isKey ? 'is a key with a lone surrogate (not valid Unicode)' : 'is a string with a lone surrogate (not valid Unicode)');
+      throw this.fail(
+        isKey
+          ? 'is a key with a lone surrogate (not valid Unicode)'
+          : 'is a string with a lone surrogate (not valid Unicode)',
+      );
     }
     // UTF-8 is at most 3 bytes per UTF-16 unit. Write after the largest possible head, then move
     // the bytes back if the real head is shorter.
@@ -294,7 +300,7 @@ class CanonicalWriter {
       return;
     }
     let hex = magnitude.toString(16);
-    if (hex.length & 1) hex = '0' + hex;
+    if (hex.length & 1) hex = `0${hex}`;
     const n = hex.length >>> 1;
     this.head(MAJOR_BYTES, n);
     this.ensure(n);
@@ -309,7 +315,9 @@ class CanonicalWriter {
     if (proto === Uint8Array.prototype || proto === Buffer.prototype) {
       const bytes = o as Uint8Array;
       this.head(MAJOR_BYTES, bytes.byteLength);
-      return this.raw(proto === Uint8Array.prototype ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+      return this.raw(
+        proto === Uint8Array.prototype ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+      );
     }
     if (proto === Map.prototype) return this.map(o as Map<unknown, unknown>);
     if (proto === Set.prototype) return this.set(o as Set<unknown>);
@@ -478,6 +486,7 @@ class CanonicalWriter {
 
   date(d: Date): void {
     const ms = dateGetTime.call(d); // not d.getTime(): an own property could shadow it
+    // biome-ignore lint/suspicious/noSelfCompare: NaN test
     if (ms !== ms) throw this.fail('is an invalid Date');
     const seconds = Math.floor(ms / 1000);
     this.head(MAJOR_TAG, CborTag.extendedTime);
@@ -507,7 +516,9 @@ class CanonicalWriter {
     try {
       payload = codec.encode(o);
     } catch (cause) {
-      const error = this.fail(`could not be encoded by codec "${codec.name}": ${(cause as Error)?.message ?? String(cause)}`);
+      const error = this.fail(
+        `could not be encoded by codec "${codec.name}": ${(cause as Error)?.message ?? String(cause)}`,
+      );
       Object.defineProperty(error, 'cause', { value: cause, configurable: true, writable: true });
       throw error;
     }
@@ -594,7 +605,8 @@ function briefKey(key: unknown): string | undefined {
 function describeUnsupported(o: object, proto: object | null): string {
   if (o instanceof Promise) return 'is a Promise (await it first)';
   if (typeof (o as { then?: unknown }).then === 'function') return 'is a thenable (await it first)';
-  if (o instanceof Error) return o.constructor === Error ? 'is an Error' : `is an Error (${className(proto) ?? 'subclass'})`;
+  if (o instanceof Error)
+    return o.constructor === Error ? 'is an Error' : `is an Error (${className(proto) ?? 'subclass'})`;
   if (o instanceof WeakMap) return 'is a WeakMap';
   if (o instanceof WeakSet) return 'is a WeakSet';
   if (o instanceof WeakRef) return 'is a WeakRef';
@@ -665,7 +677,13 @@ function utf8Length(s: string): number {
 }
 
 /** Sort keys[from..to) and their values alongside; often already sorted, and mostly small. */
-function sortKeys(keys: string[], values: unknown[], from: number, to: number, cmp: (a: string, b: string) => number): void {
+function sortKeys(
+  keys: string[],
+  values: unknown[],
+  from: number,
+  to: number,
+  cmp: (a: string, b: string) => number,
+): void {
   let i = from + 1;
   while (i < to && cmp(keys[i - 1]!, keys[i]!) < 0) i++;
   if (i === to) return;

@@ -30,9 +30,29 @@ const byPrototype = new Map<object, Codec<any>>();
 // Classes the encoder handles itself: a codec for them would never be consulted, so refuse it
 // rather than let the user believe it is used.
 const NATIVE_CLASSES: readonly Function[] = [
-  Object, Array, Map, Set, Date, Uint8Array, Buffer, Uint8ClampedArray, Uint16Array, Uint32Array,
-  BigUint64Array, Int8Array, Int16Array, Int32Array, BigInt64Array, Float32Array, Float64Array,
-  Function, String, Number, Boolean, BigInt, Symbol,
+  Object,
+  Array,
+  Map,
+  Set,
+  Date,
+  Uint8Array,
+  Buffer,
+  Uint8ClampedArray,
+  Uint16Array,
+  Uint32Array,
+  BigUint64Array,
+  Int8Array,
+  Int16Array,
+  Int32Array,
+  BigInt64Array,
+  Float32Array,
+  Float64Array,
+  Function,
+  String,
+  Number,
+  Boolean,
+  BigInt,
+  Symbol,
 ];
 
 /**
@@ -63,7 +83,10 @@ export function registerBuiltinCodec<T>(
   decode: (payload: any) => T,
 ): void {
   if (!name.startsWith(RESERVED_CODEC_PREFIX)) {
-    throw new MemocallError('MEMOCALL_CODEC', `built-in codec name "${name}" must start with "${RESERVED_CODEC_PREFIX}"`);
+    throw new MemocallError(
+      'MEMOCALL_CODEC',
+      `built-in codec name "${name}" must start with "${RESERVED_CODEC_PREFIX}"`,
+    );
   }
   addCodec(name, cls, encode, decode);
 }

@@ -23,4 +23,3 @@ export function sha256Chunks(chunks: readonly Uint8Array[]): Uint8Array {
   for (const chunk of chunks) h.update(chunk);
   return plain(h.digest());
 }
-

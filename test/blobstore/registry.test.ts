@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import type { BlobStore } from '../../src/blobstore/blob-store.js';
 import { UnsupportedUriError } from '../../src/blobstore/errors.js';
-import { FileBlobStore } from '../../src/blobstore/file-store.js';
+import { FileBlobStore } from '../../src/blobstore/local/file-store.js';
 import { MemoryBlobStore } from '../../src/blobstore/memory-store.js';
 import {
   lookupBlobStore,
@@ -91,7 +91,11 @@ describe('blob store registry', () => {
   test('parseBlobUri', () => {
     expect(parseBlobUri('file:///a/b')).toEqual({ scheme: 'file', authority: '', path: '/a/b' });
     expect(parseBlobUri('S3://bucket/pre/fix')).toEqual({ scheme: 's3', authority: 'bucket', path: '/pre/fix' });
-    expect(parseBlobUri('adls://acct/container/p')).toEqual({ scheme: 'adls', authority: 'acct', path: '/container/p' });
+    expect(parseBlobUri('adls://acct/container/p')).toEqual({
+      scheme: 'adls',
+      authority: 'acct',
+      path: '/container/p',
+    });
     expect(parseBlobUri('memory://name')).toEqual({ scheme: 'memory', authority: 'name', path: '' });
   });
 });

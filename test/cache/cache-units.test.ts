@@ -65,7 +65,9 @@ describe('hashing local files', () => {
     const record = JSON.parse(fs.readFileSync(layout.localHash(file), 'utf8'));
     expect(record.sha256).toBe(first.sha256);
     fs.writeFileSync(file, 'second, longer');
-    expect((await digestOfLocalFile(layout, file)).sha256).toBe(createHash('sha256').update('second, longer').digest('hex'));
+    expect((await digestOfLocalFile(layout, file)).sha256).toBe(
+      createHash('sha256').update('second, longer').digest('hex'),
+    );
   });
 });
 
@@ -73,15 +75,23 @@ describe('fill lock', () => {
   test('a lock left by a dead process is broken at once', async () => {
     const dir = tmp();
     const lock = path.join(dir, 'x.lock');
-    fs.writeFileSync(lock, JSON.stringify({ pid: 2 ** 22 + 12345, host: os.hostname(), since: new Date().toISOString() }));
+    fs.writeFileSync(
+      lock,
+      JSON.stringify({ pid: 2 ** 22 + 12345, host: os.hostname(), since: new Date().toISOString() }),
+    );
     const started = Date.now();
-    const value = await withFillLock(lock, async () => undefined, async () => 'filled', { staleMs: 60_000 });
+    const value = await withFillLock(
+      lock,
+      async () => undefined,
+      async () => 'filled',
+      { staleMs: 60_000 },
+    );
     expect(value).toBe('filled');
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(fs.existsSync(lock)).toBe(false);
   });
 
-  test('waiters get the filler\'s result without filling themselves', async () => {
+  test("waiters get the filler's result without filling themselves", async () => {
     const dir = tmp();
     const lock = path.join(dir, 'y.lock');
     let fills = 0;
@@ -100,7 +110,13 @@ describe('fill lock', () => {
 
 describe('progress', () => {
   test('renders bytes, rate and ETA, fitted to the terminal width', () => {
-    const line = renderProgressLine('⇣ s3://bucket/some/very/long/key/name.parquet', 512 * 1024 ** 2, 1024 ** 3, 5_000, 100);
+    const line = renderProgressLine(
+      '⇣ s3://bucket/some/very/long/key/name.parquet',
+      512 * 1024 ** 2,
+      1024 ** 3,
+      5_000,
+      100,
+    );
     expect(line).toMatch(/512\.0 MiB \/ 1\.0 GiB/);
     expect(line).toMatch(/102\.4 MiB\/s/);
     expect(line).toMatch(/ETA 5s/);

@@ -29,7 +29,11 @@ export interface CacheSuiteOptions {
 const sha = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
 
 /** The download cache's behaviour in front of one blob store. */
-export function describeDownloadCache(name: string, setup: () => Promise<CacheStoreSetup>, options: CacheSuiteOptions): void {
+export function describeDownloadCache(
+  name: string,
+  setup: () => Promise<CacheStoreSetup>,
+  options: CacheSuiteOptions,
+): void {
   describe(`download cache in front of ${name}`, () => {
     let s: CacheStoreSetup;
     let work: string;
@@ -161,10 +165,14 @@ export function describeDownloadCache(name: string, setup: () => Promise<CacheSt
         const digest = sha(data);
         const uri = await put('big', data);
         const children = Array.from({ length: 8 }, () =>
-          spawn(process.execPath, ['--import', tsxLoader, path.join(projectRoot, 'test/fixtures/cache-fetcher.ts'), dir, uri], {
-            env: { ...process.env, ...s.childEnv },
-            stdio: ['pipe', 'pipe', 'pipe'],
-          }),
+          spawn(
+            process.execPath,
+            ['--import', tsxLoader, path.join(projectRoot, 'test/fixtures/cache-fetcher.ts'), dir, uri],
+            {
+              env: { ...process.env, ...s.childEnv },
+              stdio: ['pipe', 'pipe', 'pipe'],
+            },
+          ),
         );
         const results = children.map((c) => finished(c));
         await Promise.all(children.map((c) => waitForLine(c, 'ready', 120_000)));
@@ -172,7 +180,12 @@ export function describeDownloadCache(name: string, setup: () => Promise<CacheSt
         const outs = await Promise.all(results);
         const reports = outs.map((o) => {
           expect(o.code, o.stderr).toBe(0);
-          return JSON.parse(o.stdout.trim().split('\n').pop()!) as { outcome: string; path: string; sha256: string; size: number };
+          return JSON.parse(o.stdout.trim().split('\n').pop()!) as {
+            outcome: string;
+            path: string;
+            sha256: string;
+            size: number;
+          };
         });
         expect(reports.filter((r) => r.outcome === 'downloaded')).toHaveLength(1);
         for (const r of reports) {

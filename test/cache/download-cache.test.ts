@@ -11,7 +11,11 @@ describeDownloadCache(
   async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'memocall-cache-store-'));
     const root = pathToFileURL(dir).href;
-    return { root, store: lookupBlobStore(root), teardown: async () => fs.rmSync(dir, { recursive: true, force: true }) };
+    return {
+      root,
+      store: lookupBlobStore(root),
+      teardown: async () => fs.rmSync(dir, { recursive: true, force: true }),
+    };
   },
   { crossProcess: true },
 );

@@ -9,10 +9,18 @@ const cli = (...args: string[]) => runCommand(process.execPath, ['dist/src/cli/m
 test('inspect, lease, ls and summarize show what is stored, readably', async () => {
   const { uri } = tempDir();
   const runner = new MemoizingRunner({ blobRoot: uri, pipelineId: 'cli' });
-  const describePoint = useRunner(runner, async (p: { x: number; y: number }, tags: Set<string>) => `(${p.x}, ${p.y}) ${[...tags].join(',')}`, { id: 'cli/describe' });
-  const fail = useRunner(runner, async (n: number) => {
-    throw new RangeError(`bad n ${n}`);
-  }, { id: 'cli/fail' });
+  const describePoint = useRunner(
+    runner,
+    async (p: { x: number; y: number }, tags: Set<string>) => `(${p.x}, ${p.y}) ${[...tags].join(',')}`,
+    { id: 'cli/describe' },
+  );
+  const fail = useRunner(
+    runner,
+    async (n: number) => {
+      throw new RangeError(`bad n ${n}`);
+    },
+    { id: 'cli/fail' },
+  );
   await describePoint({ x: 1, y: 2 }, new Set(['a', 'b']));
   await expect(fail(7)).rejects.toThrow('bad n 7');
   const okUri = await describePoint.memoUri({ x: 1, y: 2 }, new Set(['a', 'b']));

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { describe } from 'vitest';
-import { configureCloudStores } from '../../src/blobstore/cloud-stores.js';
+import { configureCloudStores } from '../../src/blobstore/cloud/cloud-stores.js';
 import { lookupBlobStore } from '../../src/blobstore/registry.js';
 import { TEST_CONTAINER, azureServer, skipRequested } from '../support/servers.js';
 import { describeBlobStoreConformance } from './blob-store-conformance.js';

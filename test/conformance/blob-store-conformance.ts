@@ -224,7 +224,9 @@ export function describeBlobStoreConformance(name: string, setup: () => Promise<
         const uri = `${fresh('im')}/obj`;
         const v1 = await store.put(uri, Uint8Array.of(1));
         await store.put(uri, Uint8Array.of(2));
-        await expect(store.put(uri, Uint8Array.of(3), { ifMatch: v1.etag })).rejects.toBeInstanceOf(PreconditionFailedError);
+        await expect(store.put(uri, Uint8Array.of(3), { ifMatch: v1.etag })).rejects.toBeInstanceOf(
+          PreconditionFailedError,
+        );
         expectBytes(await store.get(uri), Uint8Array.of(2));
       });
 
@@ -270,7 +272,9 @@ export function describeBlobStoreConformance(name: string, setup: () => Promise<
           const a = await store.put(uri, Uint8Array.of(1));
           await store.put(uri, Uint8Array.of(2));
           await store.put(uri, Uint8Array.of(1));
-          await expect(store.put(uri, Uint8Array.of(3), { ifMatch: a.etag })).rejects.toBeInstanceOf(PreconditionFailedError);
+          await expect(store.put(uri, Uint8Array.of(3), { ifMatch: a.etag })).rejects.toBeInstanceOf(
+            PreconditionFailedError,
+          );
         }
       });
 
@@ -312,7 +316,21 @@ export function describeBlobStoreConformance(name: string, setup: () => Promise<
         // '-' < '.' < '/' < '0': a naive per-directory walk gets this wrong.
         expect(await collect(store.list(`${base}/`))).toEqual(all);
         const expectUnder = (p: string) => all.filter((u) => u.startsWith(`${base}/${p}`));
-        for (const p of ['a', 'a/', 'a/c', 'ab', 'abc', 'abc/', 'abc/y', 'b', 'b.', 'ba/z', 'c', 'zzz', 'a/c/d/deeper']) {
+        for (const p of [
+          'a',
+          'a/',
+          'a/c',
+          'ab',
+          'abc',
+          'abc/',
+          'abc/y',
+          'b',
+          'b.',
+          'ba/z',
+          'c',
+          'zzz',
+          'a/c/d/deeper',
+        ]) {
           expect(await collect(store.list(`${base}/${p}`)), `prefix ${p}`).toEqual(expectUnder(p));
         }
         expect(expectUnder('ab')).toEqual([`${base}/ab`, `${base}/abc/x`, `${base}/abc/y.z`, `${base}/abd`]);
@@ -330,7 +348,10 @@ export function describeBlobStoreConformance(name: string, setup: () => Promise<
       test('goes past 1000 keys (pagination)', async () => {
         const base = fresh('page');
         const n = 1100;
-        const all = Array.from({ length: n }, (_, i) => `${base}/${i % 2 ? 'odd' : 'even'}/k${String(i).padStart(4, '0')}`);
+        const all = Array.from(
+          { length: n },
+          (_, i) => `${base}/${i % 2 ? 'odd' : 'even'}/k${String(i).padStart(4, '0')}`,
+        );
         await forEachLimited(all, 32, (u) => store.put(u, Uint8Array.of(1)));
         const listed = await collect(store.list(`${base}/`));
         expect(listed.length).toBe(n);
@@ -402,7 +423,9 @@ function expectBytes(actual: Uint8Array, expected: Uint8Array): void {
   expect(actual).toBeInstanceOf(Uint8Array);
   expect(actual.byteLength).toBe(expected.byteLength);
   // Buffer.compare instead of toEqual: deep equality on megabytes is slow and prints badly.
-  expect(Buffer.compare(Buffer.from(actual.buffer, actual.byteOffset, actual.byteLength), Buffer.from(expected))).toBe(0);
+  expect(Buffer.compare(Buffer.from(actual.buffer, actual.byteOffset, actual.byteLength), Buffer.from(expected))).toBe(
+    0,
+  );
 }
 
 function checkUniform(data: Uint8Array, size: number, allowed: number[]): void {

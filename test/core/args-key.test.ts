@@ -28,16 +28,40 @@ describe('argsKey', () => {
 
   test('keys depend on values only: object key order, Map/Set order, Buffer vs Uint8Array', () => {
     expect(argsKey([{ a: 1, b: { c: [1, 2], d: 'x' } }]).key).toBe(argsKey([{ b: { d: 'x', c: [1, 2] }, a: 1 }]).key);
-    expect(argsKey([new Map([['x', 1], ['y', 2]])]).key).toBe(argsKey([new Map([['y', 2], ['x', 1]])]).key);
+    expect(
+      argsKey([
+        new Map([
+          ['x', 1],
+          ['y', 2],
+        ]),
+      ]).key,
+    ).toBe(
+      argsKey([
+        new Map([
+          ['y', 2],
+          ['x', 1],
+        ]),
+      ]).key,
+    );
     expect(argsKey([new Set([1, 2, 3])]).key).toBe(argsKey([new Set([3, 2, 1])]).key);
     expect(argsKey([Buffer.from('abc')]).key).toBe(argsKey([new TextEncoder().encode('abc')]).key);
     expect(argsKey([{ when: new Date(5), n: -0 }]).key).toBe(argsKey([{ n: 0, when: new Date(5) }]).key);
   });
 
   test('different values give different keys', () => {
-    const keys = [[5], [5n], ['5'], [5.5], [[5]], [{ 5: 5 }], [new Set([5])], [new Map([[5, 5]])], [true], [1, 2], [2, 1]].map(
-      (args) => argsKey(args).key,
-    );
+    const keys = [
+      [5],
+      [5n],
+      ['5'],
+      [5.5],
+      [[5]],
+      [{ 5: 5 }],
+      [new Set([5])],
+      [new Map([[5, 5]])],
+      [true],
+      [1, 2],
+      [2, 1],
+    ].map((args) => argsKey(args).key);
     expect(new Set(keys).size).toBe(keys.length);
   });
 

@@ -47,7 +47,15 @@ describe('round trips', () => {
     ['Float32Array', new Float32Array([1.5, -0, NaN, Infinity])],
     ['Float64Array', new Float64Array([Math.PI, -1e-300])],
     ['Dates', [new Date(0), new Date(1700000000123), new Date(-1), new Date(-62135596800000), new Date(8.64e15)]],
-    ['Map', new Map<unknown, unknown>([[1, 'one'], ['two', 2], [{ k: 1 }, [1]], [2n, new Map([['inner', 1]])]])],
+    [
+      'Map',
+      new Map<unknown, unknown>([
+        [1, 'one'],
+        ['two', 2],
+        [{ k: 1 }, [1]],
+        [2n, new Map([['inner', 1]])],
+      ]),
+    ],
     ['Map with undefined value', new Map([['a', undefined]])],
     ['Set', new Set<unknown>([3, 'x', [1], { o: 1 }, new Set([1])])],
     ['Map with a "__proto__" key', new Map([['__proto__', { polluted: true }]])],
@@ -140,7 +148,12 @@ describe('registered classes', () => {
   class Celsius {
     constructor(readonly degrees: number) {}
   }
-  registerCodec('test-decode:Celsius', Celsius, (c) => c.degrees, (d: number) => new Celsius(d));
+  registerCodec(
+    'test-decode:Celsius',
+    Celsius,
+    (c) => c.degrees,
+    (d: number) => new Celsius(d),
+  );
 
   test('an instance comes back through its codec', () => {
     const decoded = roundTrip({ t: new Celsius(21.5), list: [new Celsius(-3)] }) as { t: Celsius; list: Celsius[] };
@@ -212,10 +225,15 @@ describe('hostile input cannot run code or pollute prototypes', () => {
   test('a registered codec is the only code that runs while decoding', () => {
     let calls = 0;
     class Counted {}
-    registerCodec('test-decode:Counted', Counted, () => null, () => {
-      calls++;
-      return new Counted();
-    });
+    registerCodec(
+      'test-decode:Counted',
+      Counted,
+      () => null,
+      () => {
+        calls++;
+        return new Counted();
+      },
+    );
     const decoded = roundTrip([new Counted(), { x: new Counted() }]) as unknown[];
     expect(calls).toBe(2);
     expect(decoded[0]).toBeInstanceOf(Counted);

@@ -110,14 +110,14 @@ describe('numbers', () => {
 
 describe('strings', () => {
   test('UTF-8, with the length in bytes', () => {
-    expect(enc('é'.repeat(12))).toBe('7818' + 'c3a9'.repeat(12));
-    expect(enc('x'.repeat(24))).toBe('7818' + '78'.repeat(24));
-    expect(enc('x'.repeat(300))).toBe('79012c' + '78'.repeat(300));
-    expect(enc('😀'.repeat(100))).toBe('790190' + 'f09f9880'.repeat(100));
+    expect(enc('é'.repeat(12))).toBe(`7818${'c3a9'.repeat(12)}`);
+    expect(enc('x'.repeat(24))).toBe(`7818${'78'.repeat(24)}`);
+    expect(enc('x'.repeat(300))).toBe(`79012c${'78'.repeat(300)}`);
+    expect(enc('😀'.repeat(100))).toBe(`790190${'f09f9880'.repeat(100)}`);
   });
 
   test('a string mixing ASCII and non-ASCII after 64 chars', () => {
-    const s = 'a'.repeat(70) + '☃';
+    const s = `${'a'.repeat(70)}☃`;
     expect(encodeCanonical(s)).toEqual(Uint8Array.from([0x78, 73, ...Buffer.from(s)]));
   });
 
@@ -125,7 +125,7 @@ describe('strings', () => {
     const inValue = serializationError(['ok', 'a\ud800b']);
     expect(inValue.path).toBe('args[1]');
     expect(inValue.message).toBe('args[1] is a string with a lone surrogate (not valid Unicode)');
-    const inKey = serializationError([{ ['\udc00']: 1 }]);
+    const inKey = serializationError([{ '\udc00': 1 }]);
     expect(inKey.message).toBe('args[0]["\\udc00"] is a key with a lone surrogate (not valid Unicode)');
   });
 });
@@ -182,9 +182,11 @@ describe('objects', () => {
     const o: Record<string, number> = {};
     for (const k of keys) o[k] = k.length;
     const sorted = [...keys].sort((a, b) => a.length - b.length || (a < b ? -1 : 1));
-    const expected = new Encoder({ useRecords: false, variableMapSize: true, useTag259ForMaps: false } as object).encode(
-      new Map(sorted.map((k) => [k, o[k]])),
-    );
+    const expected = new Encoder({
+      useRecords: false,
+      variableMapSize: true,
+      useTag259ForMaps: false,
+    } as object).encode(new Map(sorted.map((k) => [k, o[k]])));
     expect(enc(o)).toBe(hex(expected));
   });
 
@@ -271,8 +273,8 @@ describe('byte arrays and typed arrays', () => {
   test('ArrayBuffer and DataView are built-in named objects', () => {
     const bytes = new Uint8Array([1, 2, 3, 4]);
     const name = (s: string): string => hex(Buffer.from([0x60 + s.length, ...Buffer.from(s)]));
-    expect(enc(bytes.buffer)).toBe('d81b82' + name('memocall:ArrayBuffer') + '4401020304');
-    expect(enc(new DataView(bytes.buffer, 1, 2))).toBe('d81b82' + name('memocall:DataView') + '420203');
+    expect(enc(bytes.buffer)).toBe(`d81b82${name('memocall:ArrayBuffer')}4401020304`);
+    expect(enc(new DataView(bytes.buffer, 1, 2))).toBe(`d81b82${name('memocall:DataView')}420203`);
   });
 });
 
@@ -322,12 +324,28 @@ describe('Map and Set', () => {
     const keys: unknown[] = [false, [-1], [100], 'aa', 'z', -1, 100, 10];
     const m = new Map(keys.map((k, i) => [k, i]));
     // 10, 100, -1, "z", "aa", [100], [-1], false
-    expect(enc(m)).toBe('d90103a8' + '0a07' + '186406' + '2005' + '617a04' + '62616103' + '81186402' + '812001' + 'f400');
+    expect(enc(m)).toBe(
+      'd90103a8' + '0a07' + '186406' + '2005' + '617a04' + '62616103' + '81186402' + '812001' + 'f400',
+    );
   });
 
   test('Map and Set encodings do not depend on insertion order', () => {
-    expect(enc(new Map<unknown, unknown>([['b', 1], [{ x: 1 }, 2], [3n, 3]]))).toBe(
-      enc(new Map<unknown, unknown>([[3n, 3], [{ x: 1 }, 2], ['b', 1]])),
+    expect(
+      enc(
+        new Map<unknown, unknown>([
+          ['b', 1],
+          [{ x: 1 }, 2],
+          [3n, 3],
+        ]),
+      ),
+    ).toBe(
+      enc(
+        new Map<unknown, unknown>([
+          [3n, 3],
+          [{ x: 1 }, 2],
+          ['b', 1],
+        ]),
+      ),
     );
     expect(enc(new Set([3, 'x', [1], 1]))).toBe(enc(new Set([[1], 1, 'x', 3])));
   });
@@ -343,7 +361,13 @@ describe('Map and Set', () => {
   });
 
   test('two distinct keys or elements that encode the same are refused', () => {
-    const m = serializationError([1, new Map([[{ a: 1 }, 'x'], [{ a: 1 }, 'y']])]);
+    const m = serializationError([
+      1,
+      new Map([
+        [{ a: 1 }, 'x'],
+        [{ a: 1 }, 'y'],
+      ]),
+    ]);
     expect(m.path).toBe('args[1]');
     expect(m.message).toBe('args[1] has two keys with the same encoding (<map key 0> and <map key 1>)');
     const s = serializationError([new Set(['x', [1, 2], 'y', [1, 2]])]);
@@ -374,7 +398,17 @@ describe('refused values name their path', () => {
     ['a method in a non-identifier key', () => [{ 'a-b': function named() {} }], 'args[0]["a-b"]', 'is a function'],
     ['a symbol', () => [Symbol('s')], 'args[0]', 'is a symbol'],
     ['a Promise', () => [[Promise.resolve(1)]], 'args[0][0]', 'is a Promise (await it first)'],
-    ['a thenable', () => [new (class Lazy { then(): void {} })()], 'args[0]', 'is a thenable (await it first)'],
+    [
+      'a thenable',
+      () => [
+        new (class Lazy {
+          // biome-ignore lint/suspicious/noThenProperty: a thenable is the value under test
+          then(): void {}
+        })(),
+      ],
+      'args[0]',
+      'is a thenable (await it first)',
+    ],
     ['a WeakMap', () => [{ cache: new WeakMap() }], 'args[0].cache', 'is a WeakMap'],
     ['a WeakSet', () => [new WeakSet()], 'args[0]', 'is a WeakSet'],
     ['an Error', () => [new Error('x')], 'args[0]', 'is an Error'],
@@ -400,12 +434,42 @@ describe('refused values name their path', () => {
       'is an object with a non-plain prototype and no registered codec (use registerCodec)',
     ],
     ['a function as a Map value', () => [new Map([['k', () => 1]])], 'args[0].get("k")', 'is a function'],
-    ['a function as a Map value with a number key', () => [new Map([[-0, () => 1]])], 'args[0].get(0)', 'is a function'],
-    ['a function as a Map value with an object key', () => [new Map<unknown, unknown>([[{}, 1], [[], () => 1]])], 'args[0].get(<map key 1>)', 'is a function'],
-    ['a function as a Map key', () => [new Map<unknown, unknown>([['a', 1], [() => 1, 2]])], 'args[0].<map key 1>', 'is a function'],
+    [
+      'a function as a Map value with a number key',
+      () => [new Map([[-0, () => 1]])],
+      'args[0].get(0)',
+      'is a function',
+    ],
+    [
+      'a function as a Map value with an object key',
+      () => [
+        new Map<unknown, unknown>([
+          [{}, 1],
+          [[], () => 1],
+        ]),
+      ],
+      'args[0].get(<map key 1>)',
+      'is a function',
+    ],
+    [
+      'a function as a Map key',
+      () => [
+        new Map<unknown, unknown>([
+          ['a', 1],
+          [() => 1, 2],
+        ]),
+      ],
+      'args[0].<map key 1>',
+      'is a function',
+    ],
     ['a function in a Set', () => [new Set([1, 2, () => 1])], 'args[0].<set element 2>', 'is a function'],
     ['a symbol key', () => [{ a: 1, [Symbol('tag')]: 2 }], 'args[0]', 'has a symbol key (Symbol(tag))'],
-    ['an own __proto__ key', () => [JSON.parse('{"__proto__": 1}')], 'args[0].__proto__', 'is an own property named __proto__, which memocall does not encode'],
+    [
+      'an own __proto__ key',
+      () => [JSON.parse('{"__proto__": 1}')],
+      'args[0].__proto__',
+      'is an own property named __proto__, which memocall does not encode',
+    ],
   ])('%s', (_what, make, path, problem) => {
     const e = serializationError(make());
     expect(e.path).toBe(path);
@@ -457,16 +521,26 @@ describe('registered classes', () => {
       readonly y: number,
     ) {}
   }
-  registerCodec('test-encode:Point', Point, (p) => [p.x, p.y], ([x, y]: [number, number]) => new Point(x, y));
+  registerCodec(
+    'test-encode:Point',
+    Point,
+    (p) => [p.x, p.y],
+    ([x, y]: [number, number]) => new Point(x, y),
+  );
 
   class Holder {
     constructor(readonly inner: unknown) {}
   }
-  registerCodec('test-encode:Holder', Holder, (h) => ({ inner: h.inner }), (p: { inner: unknown }) => new Holder(p.inner));
+  registerCodec(
+    'test-encode:Holder',
+    Holder,
+    (h) => ({ inner: h.inner }),
+    (p: { inner: unknown }) => new Holder(p.inner),
+  );
 
   test('an instance is tag 27 [name, payload]', () => {
     const name = Buffer.from('test-encode:Point');
-    expect(enc(new Point(1, 2))).toBe('d81b82' + hex(Buffer.from([0x60 + name.length])) + hex(name) + '820102');
+    expect(enc(new Point(1, 2))).toBe(`d81b82${hex(Buffer.from([0x60 + name.length]))}${hex(name)}820102`);
   });
 
   test('errors inside a payload continue the path', () => {
@@ -477,15 +551,22 @@ describe('registered classes', () => {
   test('a payload that contains the instance itself is a cycle', () => {
     const h = new Holder(null);
     (h as { inner: unknown }).inner = h;
-    expect(serializationError([h]).message).toBe('args[0].<test-encode:Holder payload>.inner is a cycle back to args[0]');
+    expect(serializationError([h]).message).toBe(
+      'args[0].<test-encode:Holder payload>.inner is a cycle back to args[0]',
+    );
   });
 
   test('an encode function that throws becomes a SerializationError with the cause', () => {
     class Broken {}
     const cause = new Error('boom');
-    registerCodec('test-encode:Broken', Broken, () => {
-      throw cause;
-    }, () => new Broken());
+    registerCodec(
+      'test-encode:Broken',
+      Broken,
+      () => {
+        throw cause;
+      },
+      () => new Broken(),
+    );
     const e = serializationError([[new Broken()]]);
     expect(e.message).toBe('args[0][0] could not be encoded by codec "test-encode:Broken": boom');
     expect(e.cause).toBe(cause);
@@ -493,7 +574,12 @@ describe('registered classes', () => {
 
   test('a codec may encode other values canonically inside its encode function', () => {
     class Nested {}
-    registerCodec('test-encode:Nested', Nested, () => encodeCanonical({ b: 1, a: 2 }), () => new Nested());
+    registerCodec(
+      'test-encode:Nested',
+      Nested,
+      () => encodeCanonical({ b: 1, a: 2 }),
+      () => new Nested(),
+    );
     expect(enc(new Nested())).toContain(enc({ a: 2, b: 1 }));
   });
 });

@@ -31,7 +31,12 @@ describe('registerCodec', () => {
 
   test('re-registering the same name with the same class is accepted and replaces the functions', () => {
     class Same {}
-    registerCodec('test-registry:Same', Same, () => 1, () => new Same());
+    registerCodec(
+      'test-registry:Same',
+      Same,
+      () => 1,
+      () => new Same(),
+    );
     const encode2 = (): unknown => 2;
     expect(() => registerCodec('test-registry:Same', Same, encode2, () => new Same())).not.toThrow();
     expect(lookupCodecByClass(Same)?.encode).toBe(encode2);
@@ -61,7 +66,12 @@ describe('registerCodec', () => {
     expect(() => registerCodec('memocall:Mine', Mine, identity, () => new Mine())).toThrow(MemocallError);
     expect(() => registerCodec('memocall:Mine', Mine, identity, () => new Mine())).toThrow(/reserved/);
     expect(lookupCodecByName('memocall:Mine')).toBeUndefined();
-    registerBuiltinCodec('memocall:test-Mine', Mine, () => 'm', () => new Mine());
+    registerBuiltinCodec(
+      'memocall:test-Mine',
+      Mine,
+      () => 'm',
+      () => new Mine(),
+    );
     expect(decodeCanonical(encodeCanonical(new Mine()))).toBeInstanceOf(Mine);
     expect(() => registerBuiltinCodec('not-reserved', Mine, identity, () => new Mine())).toThrow(/must start with/);
   });
@@ -86,11 +96,21 @@ describe('registerCodec', () => {
       constructor(readonly name: string) {}
     }
     class Dog extends Animal {}
-    registerCodec('test-registry:Animal', Animal, (a) => a.name, (n: string) => new Animal(n));
+    registerCodec(
+      'test-registry:Animal',
+      Animal,
+      (a) => a.name,
+      (n: string) => new Animal(n),
+    );
     expect(() => encodeCanonical([new Dog('rex')], 'args')).toThrow(
       new SerializationError('args[0]', 'is an instance of class Dog with no registered codec (use registerCodec)'),
     );
-    registerCodec('test-registry:Dog', Dog, (d) => d.name, (n: string) => new Dog(n));
+    registerCodec(
+      'test-registry:Dog',
+      Dog,
+      (d) => d.name,
+      (n: string) => new Dog(n),
+    );
     expect(decodeCanonical(encodeCanonical(new Dog('rex')))).toBeInstanceOf(Dog);
     expect(encodeCanonical(new Dog('rex'))).not.toEqual(encodeCanonical(new Animal('rex')));
   });
@@ -101,7 +121,12 @@ describe('registerCodec', () => {
         super(`HTTP ${status}`);
       }
     }
-    registerCodec('test-registry:HttpError', HttpError, (e) => e.status, (s: number) => new HttpError(s));
+    registerCodec(
+      'test-registry:HttpError',
+      HttpError,
+      (e) => e.status,
+      (s: number) => new HttpError(s),
+    );
     const back = decodeCanonical(encodeCanonical(new HttpError(404))) as HttpError;
     expect(back).toBeInstanceOf(HttpError);
     expect(back.status).toBe(404);
@@ -116,7 +141,12 @@ describe('registerCodec', () => {
         return 1;
       }
     }
-    registerCodec<Shape>('test-registry:Shape', Shape, () => 'shape', () => new Square());
+    registerCodec<Shape>(
+      'test-registry:Shape',
+      Shape,
+      () => 'shape',
+      () => new Square(),
+    );
     expect(lookupCodecByClass(Shape)?.name).toBe('test-registry:Shape');
     expect(lookupCodecByClass(Square)).toBeUndefined();
   });

@@ -3,13 +3,14 @@ import { describe, expect, test } from 'vitest';
 import { MemocallError } from '../../src/core/memocall-error.js';
 import { parseReadableKey, readableKey } from '../../src/core/readable-key.js';
 
-const KEY_SHAPE = /^[BDFGHJKLMNPRSTVZ][aeio][bdfghjklmnprstvz][aeio][BDFGHJKLMNPRSTVZ][aeio][bdfghjklmnprstvz][aeio]\.[A-Za-z0-9_-]{39}$/;
+const KEY_SHAPE =
+  /^[BDFGHJKLMNPRSTVZ][aeio][bdfghjklmnprstvz][aeio][BDFGHJKLMNPRSTVZ][aeio][bdfghjklmnprstvz][aeio]\.[A-Za-z0-9_-]{39}$/;
 
 describe('readableKey', () => {
   test('layout: two TitleCased 2-syllable words, a dot, base64url of the last 29 bytes', () => {
-    expect(readableKey(new Uint8Array(32))).toBe('BabaBaba.' + 'A'.repeat(39));
+    expect(readableKey(new Uint8Array(32))).toBe(`BabaBaba.${'A'.repeat(39)}`);
     // all ones: syllable 63 = "zo"; the last character carries 4 bits + 2 zero bits (111100 = "8")
-    expect(readableKey(new Uint8Array(32).fill(0xff))).toBe('ZozoZozo.' + '_'.repeat(38) + '8');
+    expect(readableKey(new Uint8Array(32).fill(0xff))).toBe(`ZozoZozo.${'_'.repeat(38)}8`);
     const digest = Uint8Array.from({ length: 32 }, (_, i) => i * 7);
     // bytes 00 07 0e = 000000 000000 011100 001110 = syllables 0, 0, 28, 14
     // 0 = b+a; 28 = consonant 7 (l) + vowel 0 (a); 14 = consonant 3 (g) + vowel 2 (i)
@@ -55,15 +56,15 @@ describe('parseReadableKey', () => {
 
   test.each([
     ['empty', ''],
-    ['too short', 'BabaBaba.' + 'A'.repeat(38)],
-    ['too long', 'BabaBaba.' + 'A'.repeat(40)],
-    ['no dot', 'BabaBaba' + 'A'.repeat(40)],
-    ['a consonant outside the set', 'CabaBaba.' + 'A'.repeat(39)],
-    ['a vowel outside the set', 'BubaBaba.' + 'A'.repeat(39)],
-    ['lower-case word start', 'babaBaba.' + 'A'.repeat(39)],
-    ['standard base64 characters', 'BabaBaba.' + '+'.repeat(39)],
-    ['padding', 'BabaBaba.' + 'A'.repeat(38) + '='],
-    ['non-zero spare bits (a second spelling of the same digest)', 'BabaBaba.' + 'A'.repeat(38) + 'B'],
+    ['too short', `BabaBaba.${'A'.repeat(38)}`],
+    ['too long', `BabaBaba.${'A'.repeat(40)}`],
+    ['no dot', `BabaBaba${'A'.repeat(40)}`],
+    ['a consonant outside the set', `CabaBaba.${'A'.repeat(39)}`],
+    ['a vowel outside the set', `BubaBaba.${'A'.repeat(39)}`],
+    ['lower-case word start', `babaBaba.${'A'.repeat(39)}`],
+    ['standard base64 characters', `BabaBaba.${'+'.repeat(39)}`],
+    ['padding', `BabaBaba.${'A'.repeat(38)}=`],
+    ['non-zero spare bits (a second spelling of the same digest)', `BabaBaba.${'A'.repeat(38)}B`],
   ])('refuses %s', (_label, key) => {
     expect(() => parseReadableKey(key)).toThrow(MemocallError);
   });

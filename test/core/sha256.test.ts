@@ -17,7 +17,11 @@ describe('sha256', () => {
   });
 
   test('returns a plain 32-byte Uint8Array, not a Buffer', () => {
-    for (const digest of [sha256(new Uint8Array(1)), sha256Chunks([new Uint8Array(1), new Uint8Array(1)]), sha256Portable(new Uint8Array(1))]) {
+    for (const digest of [
+      sha256(new Uint8Array(1)),
+      sha256Chunks([new Uint8Array(1), new Uint8Array(1)]),
+      sha256Portable(new Uint8Array(1)),
+    ]) {
       expect(Object.getPrototypeOf(digest)).toBe(Uint8Array.prototype);
       expect(digest.length).toBe(32);
     }
@@ -43,7 +47,9 @@ describe('sha256', () => {
     expect(hex(sha256Chunks([]))).toBe(hex(sha256(new Uint8Array(0))));
     expect(hex(sha256Chunks([data]))).toBe(whole);
     for (let trial = 0; trial < 50; trial++) {
-      const cuts = Array.from({ length: 1 + (trial % 7) }, () => Math.floor(Math.random() * data.length)).sort((a, b) => a - b);
+      const cuts = Array.from({ length: 1 + (trial % 7) }, () => Math.floor(Math.random() * data.length)).sort(
+        (a, b) => a - b,
+      );
       const chunks: Uint8Array[] = [];
       let start = 0;
       for (const cut of [...cuts, data.length]) {

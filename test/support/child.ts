@@ -14,7 +14,11 @@ export interface ChildResult {
 }
 
 /** Starts a TypeScript file of this project in a child Node process through tsx. */
-export function spawnTs(file: string, args: string[] = [], opts: { env?: Record<string, string>; cwd?: string } = {}): ChildProcess {
+export function spawnTs(
+  file: string,
+  args: string[] = [],
+  opts: { env?: Record<string, string>; cwd?: string } = {},
+): ChildProcess {
   return spawn(process.execPath, ['--import', tsxLoader, path.resolve(projectRoot, file), ...args], {
     cwd: opts.cwd ?? projectRoot,
     env: { ...process.env, ...opts.env },
@@ -35,8 +39,16 @@ export function finished(child: ChildProcess): Promise<ChildResult> {
 }
 
 /** Runs a command to its end and collects its output. */
-export function runCommand(command: string, args: string[], opts: { env?: Record<string, string>; cwd?: string } = {}): Promise<ChildResult> {
-  const child = spawn(command, args, { cwd: opts.cwd ?? projectRoot, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export function runCommand(
+  command: string,
+  args: string[],
+  opts: { env?: Record<string, string>; cwd?: string } = {},
+): Promise<ChildResult> {
+  const child = spawn(command, args, {
+    cwd: opts.cwd ?? projectRoot,
+    env: { ...process.env, ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   return finished(child);
 }
 
@@ -44,7 +56,10 @@ export function runCommand(command: string, args: string[], opts: { env?: Record
 export function waitForLine(child: ChildProcess, marker: string, timeoutMs = 30_000): Promise<string> {
   return new Promise((resolve, reject) => {
     let buffered = '';
-    const timer = setTimeout(() => reject(new Error(`child did not print ${marker} within ${timeoutMs} ms; got: ${buffered}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`child did not print ${marker} within ${timeoutMs} ms; got: ${buffered}`)),
+      timeoutMs,
+    );
     child.stdout?.on('data', (d: Buffer) => {
       buffered += d.toString();
       const line = buffered.split('\n').find((l) => l.includes(marker));

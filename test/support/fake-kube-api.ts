@@ -114,7 +114,12 @@ interface HistoryEvent {
 const JOBS_PATH = /^\/apis\/batch\/v1\/namespaces\/([^/]+)\/jobs(?:\/([^/]+))?$/;
 
 export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promise<FakeKubeApi> {
-  const memocall = options.memocall ?? [process.execPath, '--import', tsxLoader, path.join(projectRoot, 'src', 'cli', 'run-main.ts')];
+  const memocall = options.memocall ?? [
+    process.execPath,
+    '--import',
+    tsxLoader,
+    path.join(projectRoot, 'src', 'cli', 'run-main.ts'),
+  ];
   const cwd = options.cwd ?? projectRoot;
   const retryDelayMs = options.retryDelayMs ?? 100;
   const graceMs = options.terminationGraceMs ?? 1_000;
@@ -137,7 +142,8 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
     const event: HistoryEvent = { rv: resourceVersion, namespace: fake.namespace, type, object: snapshot(fake.object) };
     history.push(event);
     for (const watcher of watchers) {
-      if (watcher.namespace === event.namespace && watcher.matches(event.object)) watcher.res.write(`${JSON.stringify({ type, object: event.object })}\n`);
+      if (watcher.namespace === event.namespace && watcher.matches(event.object))
+        watcher.res.write(`${JSON.stringify({ type, object: event.object })}\n`);
     }
   }
 
@@ -146,7 +152,14 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
   function setCondition(fake: FakeJob, type: string, reason: string, message: string): void {
     const status = (fake.object.status ??= {});
     const conditions = (status.conditions ??= []) as V1JobCondition[];
-    conditions.push({ type, status: 'True', reason, message, lastProbeTime: now() as unknown as Date, lastTransitionTime: now() as unknown as Date });
+    conditions.push({
+      type,
+      status: 'True',
+      reason,
+      message,
+      lastProbeTime: now() as unknown as Date,
+      lastTransitionTime: now() as unknown as Date,
+    });
   }
 
   function finish(fake: FakeJob, outcome: 'Complete' | 'Failed', reason: string, message: string): void {
@@ -201,7 +214,13 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
   }
 
   function startPod(fake: FakeJob): void {
-    if (closed || fake.finished || !store.has(key(fake.namespace, fake.name)) || fake.object.metadata?.deletionTimestamp) return;
+    if (
+      closed ||
+      fake.finished ||
+      !store.has(key(fake.namespace, fake.name)) ||
+      fake.object.metadata?.deletionTimestamp
+    )
+      return;
     const container = fake.object.spec!.template.spec!.containers[0]!;
     const argv = [...(container.command?.length ? container.command : ['memocall']), ...(container.args ?? [])];
     const command = argv[0] === 'memocall' ? [...memocall, ...argv.slice(1)] : argv;
@@ -289,7 +308,10 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
       const listed = req.values.includes(exitCode);
       return req.operator === 'In' ? listed : !listed;
     }
-    if (rule.onPodConditions) return disrupted && rule.onPodConditions.some((c) => c.type === 'DisruptionTarget' && (c.status ?? 'True') === 'True');
+    if (rule.onPodConditions)
+      return (
+        disrupted && rule.onPodConditions.some((c) => c.type === 'DisruptionTarget' && (c.status ?? 'True') === 'True')
+      );
     return false;
   }
 
@@ -301,7 +323,15 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
   }
 
   function statusBody(code: number, reason: string, message: string) {
-    return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: code < 300 ? 'Success' : 'Failure', message, reason, code };
+    return {
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: code < 300 ? 'Success' : 'Failure',
+      message,
+      reason,
+      code,
+    };
   }
 
   function selectorMatcher(query: URLSearchParams): (job: V1Job) => boolean {
@@ -326,18 +356,24 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
   function validate(job: V1Job): string | undefined {
     const name = job.metadata?.name;
     if (!name) return 'metadata.name: Required value';
-    if (name.length > 63 || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name)) return `metadata.name: Invalid value: "${name}": must be a DNS-1123 label of at most 63 characters`;
+    if (name.length > 63 || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name))
+      return `metadata.name: Invalid value: "${name}": must be a DNS-1123 label of at most 63 characters`;
     for (const [k, v] of Object.entries(job.metadata?.labels ?? {})) {
-      if (v.length > 63 || !/^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/.test(v)) return `metadata.labels: Invalid value: "${v}" for ${k}`;
+      if (v.length > 63 || !/^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/.test(v))
+        return `metadata.labels: Invalid value: "${v}" for ${k}`;
     }
     const pod = job.spec?.template?.spec;
     if (!pod?.containers?.length) return 'spec.template.spec.containers: Required value';
     if (pod.containers.length > 1) return 'the stand-in runs one container per pod';
-    if (pod.restartPolicy !== 'Never' && pod.restartPolicy !== 'OnFailure') return 'spec.template.spec.restartPolicy: Unsupported value';
-    if (job.spec?.podFailurePolicy && pod.restartPolicy !== 'Never') return 'spec.podFailurePolicy: Invalid value: only allowed with restartPolicy Never';
+    if (pod.restartPolicy !== 'Never' && pod.restartPolicy !== 'OnFailure')
+      return 'spec.template.spec.restartPolicy: Unsupported value';
+    if (job.spec?.podFailurePolicy && pod.restartPolicy !== 'Never')
+      return 'spec.podFailurePolicy: Invalid value: only allowed with restartPolicy Never';
     const container = pod.containers[0]!;
-    if (container.envFrom?.length || container.env?.some((e) => e.valueFrom)) return 'the stand-in does not emulate envFrom or valueFrom';
-    if ((job.spec?.parallelism ?? 1) !== 1 || (job.spec?.completions ?? 1) !== 1) return 'the stand-in runs one pod at a time';
+    if (container.envFrom?.length || container.env?.some((e) => e.valueFrom))
+      return 'the stand-in does not emulate envFrom or valueFrom';
+    if ((job.spec?.parallelism ?? 1) !== 1 || (job.spec?.completions ?? 1) !== 1)
+      return 'the stand-in runs one pod at a time';
     return undefined;
   }
 
@@ -345,7 +381,12 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
     const url = new URL(req.url ?? '/', 'http://fake');
     requests.push(`${req.method} ${url.pathname}${url.search}`);
     const match = JOBS_PATH.exec(url.pathname);
-    if (!match) return send(res, 404, statusBody(404, 'NotFound', `the stand-in serves only batch/v1 namespaced Jobs, not ${url.pathname}`));
+    if (!match)
+      return send(
+        res,
+        404,
+        statusBody(404, 'NotFound', `the stand-in serves only batch/v1 namespaced Jobs, not ${url.pathname}`),
+      );
     const namespace = decodeURIComponent(match[1]!);
     const name = match[2] === undefined ? undefined : decodeURIComponent(match[2]);
     const fake = name === undefined ? undefined : store.get(key(namespace, name));
@@ -353,13 +394,31 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
     if (req.method === 'POST' && name === undefined) {
       const job = JSON.parse(await readBody(req)) as V1Job;
       const invalid = validate(job);
-      if (invalid) return send(res, 422, statusBody(422, 'Invalid', `Job.batch "${job.metadata?.name}" is invalid: ${invalid}`));
+      if (invalid)
+        return send(res, 422, statusBody(422, 'Invalid', `Job.batch "${job.metadata?.name}" is invalid: ${invalid}`));
       const jobName = job.metadata!.name!;
-      if (store.has(key(namespace, jobName))) return send(res, 409, statusBody(409, 'AlreadyExists', `jobs.batch "${jobName}" already exists`));
-      job.metadata = { ...job.metadata, namespace, uid: randomUUID(), creationTimestamp: now() as unknown as Date, generation: 1 };
+      if (store.has(key(namespace, jobName)))
+        return send(res, 409, statusBody(409, 'AlreadyExists', `jobs.batch "${jobName}" already exists`));
+      job.metadata = {
+        ...job.metadata,
+        namespace,
+        uid: randomUUID(),
+        creationTimestamp: now() as unknown as Date,
+        generation: 1,
+      };
       job.status = {};
       created.push(snapshot(job));
-      const entry: FakeJob = { object: job, namespace, name: jobName, attempts: [], child: undefined, disrupting: false, stopping: undefined, finished: false, timers: [] };
+      const entry: FakeJob = {
+        object: job,
+        namespace,
+        name: jobName,
+        attempts: [],
+        child: undefined,
+        disrupting: false,
+        stopping: undefined,
+        finished: false,
+        timers: [],
+      };
       store.set(key(namespace, jobName), entry);
       emit(entry, 'ADDED');
       later(entry, fakeApi.podStartDelayMs, () => startPod(entry));
@@ -380,10 +439,13 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
       const from = url.searchParams.get('resourceVersion');
       if (from && from !== '0') {
         for (const event of history) {
-          if (event.rv > Number(from) && event.namespace === namespace && matches(event.object)) res.write(`${JSON.stringify({ type: event.type, object: event.object })}\n`);
+          if (event.rv > Number(from) && event.namespace === namespace && matches(event.object))
+            res.write(`${JSON.stringify({ type: event.type, object: event.object })}\n`);
         }
       } else {
-        for (const job of store.values()) if (job.namespace === namespace && matches(job.object)) res.write(`${JSON.stringify({ type: 'ADDED', object: job.object })}\n`);
+        for (const job of store.values())
+          if (job.namespace === namespace && matches(job.object))
+            res.write(`${JSON.stringify({ type: 'ADDED', object: job.object })}\n`);
       }
       watchers.add(watcher);
       const timeout = Number(url.searchParams.get('timeoutSeconds') ?? 0);
@@ -397,8 +459,15 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
 
     if (req.method === 'GET' && name === undefined) {
       const matches = selectorMatcher(url.searchParams);
-      const items = [...store.values()].filter((j) => j.namespace === namespace && matches(j.object)).map((j) => j.object);
-      return send(res, 200, { apiVersion: 'batch/v1', kind: 'JobList', metadata: { resourceVersion: String(resourceVersion) }, items });
+      const items = [...store.values()]
+        .filter((j) => j.namespace === namespace && matches(j.object))
+        .map((j) => j.object);
+      return send(res, 200, {
+        apiVersion: 'batch/v1',
+        kind: 'JobList',
+        metadata: { resourceVersion: String(resourceVersion) },
+        items,
+      });
     }
 
     if (req.method === 'DELETE' && name !== undefined) {

@@ -63,7 +63,8 @@ export interface FaultProxy {
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1)$/;
 
 export async function startFaultProxy(options: FaultProxyOptions): Promise<FaultProxy> {
-  if (!LOOPBACK.test(options.targetHost)) throw new Error(`fault proxy forwards to loopback only, not ${options.targetHost}`);
+  if (!LOOPBACK.test(options.targetHost))
+    throw new Error(`fault proxy forwards to loopback only, not ${options.targetHost}`);
   const resetRate = options.resetRate ?? 0.1;
   const stallRate = options.stallRate ?? 0.05;
   const corruptRate = options.corruptRate ?? 0;
@@ -80,7 +81,8 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   const choose = (index: number): ConnectionFault => {
     if (options.decide) return options.decide(index);
     const r = random();
-    if (r < resetRate) return (['reset', 'reset-mid', 'drop-response'] as const)[Math.floor((r / resetRate) * 3)] ?? 'reset';
+    if (r < resetRate)
+      return (['reset', 'reset-mid', 'drop-response'] as const)[Math.floor((r / resetRate) * 3)] ?? 'reset';
     if (r < resetRate + stallRate) return random() < 0.5 ? 'stall' : 'stall-mid';
     if (r < resetRate + stallRate + corruptRate) return 'corrupt';
     return 'pass';

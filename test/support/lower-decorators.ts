@@ -11,7 +11,13 @@ export function lowerDecorators(): Plugin {
     enforce: 'pre',
     async transform(code, id) {
       if (!/\.[cm]?ts$/.test(id) || !/^\s*@[A-Za-z_$]/m.test(code)) return null;
-      const out = await transform(code, { loader: 'ts', target: 'es2022', sourcemap: true, sourcefile: id, keepNames: true });
+      const out = await transform(code, {
+        loader: 'ts',
+        target: 'es2022',
+        sourcemap: true,
+        sourcefile: id,
+        keepNames: true,
+      });
       return { code: out.code, map: out.map };
     },
   };

@@ -41,10 +41,15 @@ function onPath(binary: string): string | undefined {
 
 function run(command: string, args: string[], timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    execFile(command, args, { timeout: timeoutMs, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, maxBuffer: 16 << 20 }, (error, _stdout, stderr) => {
-      if (error) reject(new Error(`${command} ${args.join(' ')} failed: ${error.message}\n${stderr.slice(-2000)}`));
-      else resolve();
-    });
+    execFile(
+      command,
+      args,
+      { timeout: timeoutMs, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, maxBuffer: 16 << 20 },
+      (error, _stdout, stderr) => {
+        if (error) reject(new Error(`${command} ${args.join(' ')} failed: ${error.message}\n${stderr.slice(-2000)}`));
+        else resolve();
+      },
+    );
   });
 }
 
@@ -63,7 +68,8 @@ export async function ensureRedisInstalled(): Promise<string> {
   await run('apt-get', ['update'], 300_000);
   await run('apt-get', ['install', '-y', '--no-install-recommends', 'redis-server'], 600_000);
   const installed = onPath('redis-server');
-  if (!installed) throw new Error('Redis test server: redis-server is still missing after apt-get install redis-server');
+  if (!installed)
+    throw new Error('Redis test server: redis-server is still missing after apt-get install redis-server');
   return installed;
 }
 
@@ -87,7 +93,8 @@ async function pingUntilReady(port: number, child: ChildProcess, timeoutMs: numb
       });
     });
     if (pong) return;
-    if (Date.now() > deadline) throw new Error(`redis-server did not answer PING on port ${port} within ${timeoutMs} ms`);
+    if (Date.now() > deadline)
+      throw new Error(`redis-server did not answer PING on port ${port} within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -102,9 +109,28 @@ export async function startRedis(): Promise<RedisServer> {
   let lastError: unknown;
   for (let attempt = 1; attempt <= 3; attempt++) {
     const port = await freePort();
-    const child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no', '--loglevel', 'warning'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const child = spawn(
+      binary,
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        dir,
+        '--daemonize',
+        'no',
+        '--loglevel',
+        'warning',
+      ],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     const killAtExit = () => child.kill('SIGKILL');

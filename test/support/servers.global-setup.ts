@@ -61,7 +61,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const running: RunningServer<unknown>[] = [];
   const stopAll = async (): Promise<void> => {
     const all = running.splice(0);
-    await Promise.all(all.map((server) => server.stop().catch((error: unknown) => log(`stop failed: ${String(error)}`))));
+    await Promise.all(
+      all.map((server) => server.stop().catch((error: unknown) => log(`stop failed: ${String(error)}`))),
+    );
   };
   const forgetExitHook = killOnExit(() => running.flatMap((server) => server.pids()));
 
@@ -97,7 +99,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
     }
     log(
       `ready in ${((Date.now() - started) / 1000).toFixed(1)} s: ` +
-        [provided.s3 ? `S3 ${provided.s3.endpoint}` : `S3 skipped (${SKIP_ENV})`, provided.azure ? `Azure ${provided.azure.blobEndpoint}` : `Azure skipped (${SKIP_ENV})`].join(', '),
+        [
+          provided.s3 ? `S3 ${provided.s3.endpoint}` : `S3 skipped (${SKIP_ENV})`,
+          provided.azure ? `Azure ${provided.azure.blobEndpoint}` : `Azure skipped (${SKIP_ENV})`,
+        ].join(', '),
     );
   }
   project.provide(PROVIDE_KEY, provided);
@@ -116,15 +121,25 @@ function existingS3(): Promise<RunningServer<S3Server>> | undefined {
   const value = process.env.MEMOCALL_TEST_S3;
   if (!value) return undefined;
   const [endpoint, accessKeyId, secretAccessKey] = value.split(',');
-  if (!endpoint || !accessKeyId || !secretAccessKey) throw new Error('MEMOCALL_TEST_S3 must be <endpoint>,<access key>,<secret>');
-  return Promise.resolve({ info: { endpoint, accessKeyId, secretAccessKey, region: 'us-east-1' }, pids: () => [], stop: async () => undefined });
+  if (!endpoint || !accessKeyId || !secretAccessKey)
+    throw new Error('MEMOCALL_TEST_S3 must be <endpoint>,<access key>,<secret>');
+  return Promise.resolve({
+    info: { endpoint, accessKeyId, secretAccessKey, region: 'us-east-1' },
+    pids: () => [],
+    stop: async () => undefined,
+  });
 }
 
 /** MEMOCALL_TEST_AZURE=<blob endpoint with account path> uses a running azurite (dev key). */
 function existingAzure(): Promise<RunningServer<AzureServer>> | undefined {
   const blobEndpoint = process.env.MEMOCALL_TEST_AZURE;
   if (!blobEndpoint) return undefined;
-  const info: AzureServer = { blobEndpoint, account: AZURITE_ACCOUNT, accountKey: AZURITE_KEY, connectionString: azuriteConnectionString(blobEndpoint) };
+  const info: AzureServer = {
+    blobEndpoint,
+    account: AZURITE_ACCOUNT,
+    accountKey: AZURITE_KEY,
+    connectionString: azuriteConnectionString(blobEndpoint),
+  };
   return Promise.resolve({ info, pids: () => [], stop: async () => undefined });
 }
 
@@ -149,5 +164,7 @@ async function createBucket(s3: S3Server): Promise<void> {
 
 async function createContainer(azure: AzureServer): Promise<void> {
   const { BlobServiceClient } = await import('@azure/storage-blob');
-  await BlobServiceClient.fromConnectionString(azure.connectionString).getContainerClient(TEST_CONTAINER).createIfNotExists();
+  await BlobServiceClient.fromConnectionString(azure.connectionString)
+    .getContainerClient(TEST_CONTAINER)
+    .createIfNotExists();
 }

@@ -65,7 +65,9 @@ export async function freePort(): Promise<number> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolvePort(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolvePort(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -88,12 +90,21 @@ function onPath(binary: string): boolean {
   return (process.env.PATH ?? '').split(':').some((dir) => dir !== '' && existsSync(join(dir, binary)));
 }
 
-function run(command: string, args: string[], options: { timeoutMs: number; env?: NodeJS.ProcessEnv }): Promise<{ stdout: string; stderr: string }> {
+function run(
+  command: string,
+  args: string[],
+  options: { timeoutMs: number; env?: NodeJS.ProcessEnv },
+): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolveRun, reject) => {
-    execFile(command, args, { timeout: options.timeoutMs, maxBuffer: 64 << 20, env: options.env ?? process.env }, (error, stdout, stderr) => {
-      if (error) reject(Object.assign(error, { stdout, stderr }));
-      else resolveRun({ stdout, stderr });
-    });
+    execFile(
+      command,
+      args,
+      { timeout: options.timeoutMs, maxBuffer: 64 << 20, env: options.env ?? process.env },
+      (error, stdout, stderr) => {
+        if (error) reject(Object.assign(error, { stdout, stderr }));
+        else resolveRun({ stdout, stderr });
+      },
+    );
   });
 }
 
@@ -120,10 +131,13 @@ export async function ensureCephInstalled(log: (line: string) => void = () => un
     await run('apt-get', ['install', '-y', '--no-install-recommends', ...CEPH_PACKAGES], { timeoutMs: 900_000, env });
   } catch (error) {
     const e = error as Error & { stderr?: string };
-    throw new Error(`S3 test server (Ceph RGW) cannot start: apt-get install of ${CEPH_PACKAGES.join(' ')} failed: ${e.message}\n${(e.stderr ?? '').slice(-2000)}`);
+    throw new Error(
+      `S3 test server (Ceph RGW) cannot start: apt-get install of ${CEPH_PACKAGES.join(' ')} failed: ${e.message}\n${(e.stderr ?? '').slice(-2000)}`,
+    );
   }
   const still = CEPH_BINARIES.filter(([binary]) => !onPath(binary));
-  if (still.length > 0) throw new Error(`S3 test server (Ceph RGW): still missing after install: ${still.map(([b]) => b).join(', ')}`);
+  if (still.length > 0)
+    throw new Error(`S3 test server (Ceph RGW): still missing after install: ${still.map(([b]) => b).join(', ')}`);
 }
 
 export interface RunningServer<T> {
@@ -163,7 +177,8 @@ export async function startRgw(options: RgwOptions = {}): Promise<RunningServer<
     try {
       const { stdout } = await run('bash', [script, dir], { timeoutMs: 150_000, env });
       const ready = /RGW_READY (\S+) (\S+) (\S+)/.exec(stdout);
-      if (!ready?.[1] || !ready[2] || !ready[3]) throw Object.assign(new Error('ceph-rgw-up.sh printed no RGW_READY line'), { stdout });
+      if (!ready?.[1] || !ready[2] || !ready[3])
+        throw Object.assign(new Error('ceph-rgw-up.sh printed no RGW_READY line'), { stdout });
       return {
         info: { endpoint: ready[1], accessKeyId: ready[2], secretAccessKey: ready[3], region: 'us-east-1' },
         pids: () => pidsIn(dir),
@@ -211,13 +226,25 @@ export function azuriteConnectionString(blobEndpoint: string): string {
 export async function startAzurite(): Promise<RunningServer<AzureServer>> {
   const main = join(PROJECT_ROOT, 'node_modules', 'azurite', 'dist', 'src', 'blob', 'main.js');
   if (!existsSync(main)) {
-    throw new Error(`Azure test server (azurite) cannot start: ${main} is missing; run 'npm ci' (azurite is a devDependency), or skip with ${SKIP_ENV}=azure.`);
+    throw new Error(
+      `Azure test server (azurite) cannot start: ${main} is missing; run 'npm ci' (azurite is a devDependency), or skip with ${SKIP_ENV}=azure.`,
+    );
   }
   const dir = await mkdtemp(join(tmpdir(), 'memocall-azurite-'));
   // The node binary itself, not the .bin shim: the PID we hold is the server's own.
   const child: ChildProcess = spawn(
     process.execPath,
-    [main, '--blobHost', '127.0.0.1', '--blobPort', '0', '--skipApiVersionCheck', '--disableTelemetry', '--inMemoryPersistence', '--silent'],
+    [
+      main,
+      '--blobHost',
+      '127.0.0.1',
+      '--blobPort',
+      '0',
+      '--skipApiVersionCheck',
+      '--disableTelemetry',
+      '--inMemoryPersistence',
+      '--silent',
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir },
   );
   let output = '';
@@ -254,7 +281,12 @@ export async function startAzurite(): Promise<RunningServer<AzureServer>> {
     child.stderr?.resume();
     const blobEndpoint = `http://127.0.0.1:${port}/${AZURITE_ACCOUNT}`;
     return {
-      info: { blobEndpoint, account: AZURITE_ACCOUNT, accountKey: AZURITE_KEY, connectionString: azuriteConnectionString(blobEndpoint) },
+      info: {
+        blobEndpoint,
+        account: AZURITE_ACCOUNT,
+        accountKey: AZURITE_KEY,
+        connectionString: azuriteConnectionString(blobEndpoint),
+      },
       pids: () => (child.pid !== undefined && child.exitCode === null ? [child.pid] : []),
       stop,
     };
@@ -293,13 +325,19 @@ export async function cloudServers(): Promise<CloudServers> {
 
 export async function s3Server(): Promise<S3Server> {
   const s3 = (await cloudServers()).s3;
-  if (!s3) throw new Error(`S3 test server is not running although ${SKIP_ENV} does not skip it (see the global setup's output)`);
+  if (!s3)
+    throw new Error(
+      `S3 test server is not running although ${SKIP_ENV} does not skip it (see the global setup's output)`,
+    );
   return s3;
 }
 
 export async function azureServer(): Promise<AzureServer> {
   const azure = (await cloudServers()).azure;
-  if (!azure) throw new Error(`Azure test server is not running although ${SKIP_ENV} does not skip it (see the global setup's output)`);
+  if (!azure)
+    throw new Error(
+      `Azure test server is not running although ${SKIP_ENV} does not skip it (see the global setup's output)`,
+    );
   return azure;
 }
 

@@ -1,0 +1,367 @@
+import { decodeCanonical } from '../core/canonical-decode.js';
+import type { BlobStore } from '../blobstore/blob-store.js';
+import { PreconditionFailedError } from '../blobstore/errors.js';
+import { lookupBlobStore } from '../blobstore/registry.js';
+import { BadInvocationError, LeaseLostError } from './errors.js';
+import { ConfigurationError } from '../core/configuration-error.js';
+import { encodeErrorRecord, toStoredError } from '../protocol/error-record.js';
+import { runInInvocation } from './invocation-context.js';
+import { finalizeResult } from './value-hooks.js';
+import { decodeInvocation, type InvocationRecord } from '../protocol/invocation-record.js';
+import { adoptLease, heldLeaseOf, tryAcquireLease, type HeldLease, type LeaseRecord } from './lease.js';
+import { memoFile } from '../protocol/memo-uri.js';
+import { resolveInvokedFunction } from './module-loader.js';
+import { encodeResult } from '../protocol/result-record.js';
+import { processResultCache } from './result-cache.js';
+import { encodeRunMetadata, invokedBy, MEMOCALL_VERSION, type RunMetadata } from '../protocol/run-metadata.js';
+import { newRunId, newWriterId } from '../protocol/run-id.js';
+import { reportOutcome, takeInvocation } from './same-process-handoff.js';
+
+/** Exit codes of `memocall run`, so shims (and Kubernetes pod failure policies) can tell them apart. */
+export const RUN_EXIT = {
+  /** `result` is written: by this run, by an earlier one (nothing ran), or by a racing one. */
+  ok: 0,
+  /** memocall itself failed (storage, a bad invocation, a missing module...): nothing was written. */
+  internal: 1,
+  /** The user's function threw; `error` is written. */
+  userError: 46,
+  /** The lease belongs to another writer: the function was not run, or its result not written. */
+  leaseLost: 47,
+} as const;
+
+/**
+ * `ok`: this run wrote `result`. `already-done`: a result existed, nothing ran. `lost-race`: the
+ * function ran but another run's result was first. `user-error`: `error` is written.
+ * `lease-lost`: the lease is another writer's, so nothing (more) was written.
+ */
+export type RunStatus = 'ok' | 'already-done' | 'lost-race' | 'user-error' | 'lease-lost';
+
+export interface RunReport {
+  status: RunStatus;
+  /** The id of this execution (`meta/<runId>.json`). */
+  runId: string;
+  /** For people: why the run ended this way. */
+  detail: string;
+}
+
+export interface RunRequest {
+  memoUri: string;
+  /**
+   * The caller's lease writer id: the run is fenced by it (checked before running and before
+   * writing). Absent (a person running `memocall run <uri>` to debug): the run takes a lease of
+   * its own, so it never races a live caller, and skips the work if a result already exists.
+   */
+  writerId?: string;
+}
+
+/** Exit code of `memocall run` for a status. */
+export function exitCodeOf(status: RunStatus): number {
+  if (status === 'user-error') return RUN_EXIT.userError;
+  if (status === 'lease-lost') return RUN_EXIT.leaseLost;
+  return RUN_EXIT.ok;
+}
+
+/**
+ * `['run', memoUri, '--writer-id=ID']` (or `'--writer-id', ID`) → a run request. Other flags are
+ * ignored, so an older remote still serves a newer caller; `onUnknown` hears of them.
+ */
+export function parseRunArgv(argv: readonly string[], onUnknown?: (flag: string) => void): RunRequest {
+  const [command, ...rest] = argv;
+  const positionals: string[] = [];
+  let writerId: string | undefined;
+  for (let i = 0; i < rest.length; i++) {
+    const arg = rest[i]!;
+    if (arg === '--writer-id') writerId = rest[++i];
+    else if (arg.startsWith('--writer-id=')) writerId = arg.slice('--writer-id='.length);
+    else if (arg.startsWith('--')) onUnknown?.(arg);
+    else positionals.push(arg);
+  }
+  const memoUri = positionals[0];
+  if (command !== 'run' || memoUri === undefined || positionals.length > 1 || writerId === '') {
+    throw new ConfigurationError(`expected: run <memo-uri> [--writer-id=ID], got: ${argv.join(' ')}`);
+  }
+  const request: RunRequest = { memoUri: memoUri.replace(/\/+$/, '') };
+  if (writerId !== undefined) request.writerId = writerId;
+  return request;
+}
+
+/** Lease TTL of a run started by hand (no caller maintains its lease). */
+function manualLeaseTtlMs(): number {
+  const fromEnv = Number(process.env.MEMOCALL_LEASE_TTL_MS);
+  return fromEnv > 0 ? fromEnv : 90_000;
+}
+
+/**
+ * The remote side of an invocation. In order:
+ *  1. read the invocation, whether a result exists (then nothing runs), and the lease: it must
+ *     still name the caller's writer id, else nothing runs (`lease-lost`, recorded in meta);
+ *  2. keep the lease alive while running (as a second holder: only the caller releases it);
+ *  3. import the function's module and decode the arguments (failures here are memocall's);
+ *  4. run only the user's function inside the error boundary;
+ *  5. fence again, then write `error`, or `result` (the first writer wins; a loser leaves a
+ *     `lost-race/<runId>.json` record), and `meta/<runId>.json`.
+ * Internal failures throw (exit 1) and write nothing but a best-effort meta record.
+ */
+export async function runInvocation(request: RunRequest): Promise<RunReport> {
+  const { memoUri, writerId } = request;
+  const store = lookupBlobStore(memoUri);
+  const runId = newRunId();
+  const startedAt = new Date();
+  // A same-process caller (samethread) hands the invocation over and holds the lease itself.
+  const handedOver = takeInvocation(memoUri, writerId);
+  let invocation: InvocationRecord | undefined = handedOver;
+  let lease: HeldLease | undefined = writerId === undefined ? undefined : heldLeaseOf(writerId);
+  let ownsLease = false;
+  let adopted = false;
+
+  // The record names the writer the run was fenced by (its own lease's, when started by hand).
+  const writeMeta = (outcome: RunMetadata['outcome'], detail?: string) =>
+    store.put(
+      memoFile.meta(memoUri, runId),
+      encodeRunMetadata({
+        ...runMetadata(memoUri, invocation!, runId, startedAt, outcome, detail),
+        writerId: lease?.writerId ?? writerId ?? invocation!.writerId,
+      }),
+    );
+  const end = async (status: RunStatus, detail: string, meta?: RunMetadata['outcome']): Promise<RunReport> => {
+    if (meta) await writeMeta(meta, detail);
+    return { status, runId, detail };
+  };
+
+  try {
+    if (!handedOver) {
+      // Three independent reads at once: on an object store each is a round trip.
+      const adopting =
+        writerId !== undefined && !lease ? adoptLease(store, memoFile.lease(memoUri), writerId) : undefined;
+      const [read, done, adoption] = await Promise.allSettled([
+        readInvocation(store, memoUri),
+        resultExists(store, memoUri),
+        adopting,
+      ]);
+      if (adoption.status === 'fulfilled' && adoption.value) {
+        lease = adoption.value;
+        adopted = true;
+      }
+      if (done.status === 'fulfilled' && done.value)
+        return await end('already-done', `${memoUri} already has a result: nothing to run`);
+      if (read.status === 'rejected') throw read.reason;
+      invocation = read.value;
+      if (done.status === 'rejected') throw done.reason;
+      if (adoption.status === 'rejected') {
+        if (!(adoption.reason instanceof LeaseLostError)) throw adoption.reason;
+        reportOutcome(memoUri, writerId, { kind: 'lease-lost' });
+        return await end('lease-lost', `not run: ${adoption.reason.message}`, 'lease-lost');
+      }
+      if (writerId === undefined) {
+        // Started by hand: take a lease like any caller, so a live caller's run is never doubled.
+        const attempt = await tryAcquireLease(store, memoFile.lease(memoUri), newWriterId(), {
+          ttlMs: manualLeaseTtlMs(),
+        });
+        if (!attempt.acquired)
+          return await end('lease-lost', `not run: ${describeHolder(attempt.holder)}`, 'lease-lost');
+        lease = attempt.lease;
+        ownsLease = true;
+      }
+    }
+    // A same-process caller whose lease was lost (or released) no longer holds it: run nothing.
+    if (writerId !== undefined && !lease)
+      return await end('lease-lost', `not run: writer ${writerId} no longer holds the lease`, 'lease-lost');
+    const inv = invocation!;
+    const fenceId = lease?.writerId ?? writerId ?? '';
+
+    const fn = await resolveInvokedFunction(inv);
+    const args = decodeArgs(inv, memoUri);
+
+    // The boundary: only the user's code (and encoding what it returned) can produce a user error.
+    let threw = false;
+    let thrown: unknown;
+    let encoded: ReturnType<typeof encodeResult> | undefined;
+    let warnings: string[] = [];
+    const finishedAt = () => new Date().toISOString();
+    // In another process than the caller, a lost lease ends the run at once: its work would be
+    // fenced off anyway (the process exits; in-process the function cannot be stopped).
+    const stopOnLoss = adopted && lease ? lease.lostSignal : undefined;
+    try {
+      const returned = Promise.resolve(runInInvocation({ memoUri, memo: inv.memo, runId }, () => fn.raw(...args)));
+      const value = stopOnLoss ? await Promise.race([returned, lostMarker(stopOnLoss, returned)]) : await returned;
+      if (value === LOST)
+        return await end(
+          'lease-lost',
+          `stopped while running: ${String((stopOnLoss!.reason as Error | undefined)?.message)}`,
+          'lease-lost',
+        );
+      // Hooks (e.g. uploading returned files) finish before the result exists, so a visible result never points at missing data.
+      const finalizing = finalizeResult(value, { memoUri, memo: inv.memo, runId });
+      if (finalizing) warnings = await finalizing;
+      encoded = encodeResult(value, { runId, writerId: fenceId, functionId: inv.functionId, finishedAt: finishedAt() });
+    } catch (err) {
+      threw = true;
+      thrown = err;
+    }
+
+    // Fence: a runner whose lease was taken over must not write over the new holder's work.
+    if (lease) {
+      try {
+        await lease.verify();
+      } catch (err) {
+        if (!(err instanceof LeaseLostError)) throw err;
+        reportOutcome(memoUri, writerId, { kind: 'lease-lost' });
+        return await end('lease-lost', `ran, but wrote nothing: ${err.message}`, 'lease-lost');
+      }
+    }
+
+    if (threw) {
+      const record = {
+        error: toStoredError(thrown),
+        runId,
+        writerId: fenceId,
+        functionId: inv.functionId,
+        finishedAt: finishedAt(),
+      };
+      await Promise.all([
+        store.put(memoFile.error(memoUri), encodeErrorRecord(record)),
+        writeMeta('error', record.error.message),
+      ]);
+      reportOutcome(memoUri, writerId, { kind: 'error', error: thrown });
+      return {
+        status: 'user-error',
+        runId,
+        detail: `the function threw: ${record.error.name}: ${record.error.message}`,
+      };
+    }
+    const { record, value } = encoded!;
+    // The run record is written alongside the result; a lost race (rare) rewrites it.
+    const [won] = await Promise.all([
+      putFirstResult(store, memoUri, record),
+      writeMeta('result', warnings.length ? warnings.join('\n') : undefined),
+    ]);
+    processResultCache.set(memoUri, value);
+    if (!won) {
+      await Promise.all([
+        store.put(
+          memoFile.lostRace(memoUri, runId),
+          encodeRunMetadata(runMetadata(memoUri, inv, runId, startedAt, 'lost-race')),
+        ),
+        writeMeta('lost-race'),
+      ]);
+      reportOutcome(memoUri, writerId, { kind: 'lost-race' });
+      return { status: 'lost-race', runId, detail: 'another run wrote the result first; it stands' };
+    }
+    reportOutcome(memoUri, writerId, { kind: 'result', value });
+    return { status: 'ok', runId, detail: 'result written' };
+  } catch (err) {
+    // Never the user's error: nothing is written but a note of the failure, for `memocall inspect`.
+    if (invocation)
+      await writeMeta('internal-error', err instanceof Error ? err.message : String(err)).catch(() => undefined);
+    throw err;
+  } finally {
+    // An adopted lease only stops being maintained (the caller releases it); our own is released.
+    if (adopted || ownsLease) await lease?.release();
+  }
+}
+
+const LOST = Symbol('lease lost');
+
+/** Resolves to LOST when `signal` fires; the abandoned `work` can no longer reject unhandled. */
+function lostMarker(signal: AbortSignal, work: Promise<unknown>): Promise<typeof LOST> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve(LOST);
+    const onLost = () => {
+      work.catch(() => undefined);
+      resolve(LOST);
+    };
+    signal.addEventListener('abort', onLost, { once: true });
+    void work.then(
+      () => signal.removeEventListener('abort', onLost),
+      () => signal.removeEventListener('abort', onLost),
+    );
+  });
+}
+
+async function readInvocation(store: BlobStore, memoUri: string): Promise<InvocationRecord> {
+  const uri = memoFile.invocation(memoUri);
+  const bytes = await store.get(uri);
+  let record: InvocationRecord;
+  try {
+    record = decodeInvocation(bytes);
+  } catch (err) {
+    throw new BadInvocationError(uri, `cannot be decoded (${err instanceof Error ? err.message : String(err)})`);
+  }
+  const bad = invalidField(record);
+  if (bad) throw new BadInvocationError(uri, `is not a memocall invocation (${bad})`);
+  return record;
+}
+
+function invalidField(record: InvocationRecord): string | undefined {
+  if (typeof record !== 'object' || record === null) return 'not a record';
+  if (typeof record.functionId !== 'string' || !record.functionId) return 'functionId';
+  if (typeof record.moduleId !== 'string') return 'moduleId';
+  if (record.runtimeModule !== undefined && typeof record.runtimeModule !== 'string') return 'runtimeModule';
+  if (!(record.args instanceof Uint8Array)) return 'args';
+  if (typeof record.memo !== 'object' || record.memo === null) return 'memo';
+  return undefined;
+}
+
+function decodeArgs(invocation: InvocationRecord, memoUri: string): unknown[] {
+  let args: unknown;
+  try {
+    args = decodeCanonical(invocation.args);
+  } catch (err) {
+    throw new BadInvocationError(
+      memoFile.invocation(memoUri),
+      `its arguments cannot be decoded (${err instanceof Error ? err.message : String(err)})`,
+    );
+  }
+  if (!Array.isArray(args))
+    throw new BadInvocationError(memoFile.invocation(memoUri), 'its arguments are not an array');
+  return args;
+}
+
+async function resultExists(store: BlobStore, memoUri: string): Promise<boolean> {
+  return (await store.head(memoFile.result(memoUri))) !== null;
+}
+
+function describeHolder(holder: LeaseRecord): string {
+  return `the lease is held by writer ${holder.writerId} on ${holder.hostname} (pid ${holder.pid}), last refreshed ${new Date(holder.heartbeatAt).toISOString()}; wait for it, or for its expiry (${holder.ttlMs} ms after that)`;
+}
+
+async function putFirstResult(store: BlobStore, memoUri: string, record: Uint8Array): Promise<boolean> {
+  try {
+    await store.put(memoFile.result(memoUri), record, { ifNoneMatch: '*' });
+    return true;
+  } catch (err) {
+    if (err instanceof PreconditionFailedError) return false;
+    throw err;
+  }
+}
+
+function runMetadata(
+  memoUri: string,
+  invocation: InvocationRecord,
+  runId: string,
+  startedAt: Date,
+  outcome: RunMetadata['outcome'],
+  detail?: string,
+): RunMetadata {
+  const ended = new Date();
+  const meta: RunMetadata = {
+    runId,
+    memoUri,
+    functionId: invocation.functionId,
+    pipelineId: invocation.memo.pipelineId,
+    writerId: invocation.writerId,
+    outcome,
+    invokedAt: invocation.invokedAt,
+    invokedBy: invocation.invokedBy,
+    startedAt: startedAt.toISOString(),
+    endedAt: ended.toISOString(),
+    durationMs: ended.getTime() - startedAt.getTime(),
+    host: invokedBy().split('@')[1] ?? '',
+    pid: process.pid,
+    node: process.version,
+    memocallVersion: MEMOCALL_VERSION,
+  };
+  if (process.env.MEMOCALL_CODE_VERSION) meta.codeVersion = process.env.MEMOCALL_CODE_VERSION;
+  if (detail !== undefined) meta.detail = detail;
+  return meta;
+}

@@ -1,0 +1,46 @@
+import path from 'node:path';
+import { currentInvocation } from '../execute/invocation-context.js';
+import type { MemoUriParts } from '../protocol/memo-uri.js';
+import { NotInInvocationError } from './errors.js';
+
+/**
+ * Where an invocation's outputs go: `<blobRoot>/<pipelineId>/<functionId>/<argsKey>/<runId>/`.
+ * Outside `memocall-v1/` (they are data, not memo records) but under the same blob root, and
+ * per run: an invocation may execute twice (a retried pod, a lost race), and the second run
+ * must never overwrite files the first run's result already points to.
+ */
+export function outputNamespace(
+  memo: Pick<MemoUriParts, 'blobRoot' | 'pipelineId' | 'functionId' | 'argsKey'>,
+  runId: string,
+): string {
+  const root = memo.blobRoot.endsWith('/') ? memo.blobRoot.slice(0, -1) : memo.blobRoot;
+  return `${root}/${memo.pipelineId}/${memo.functionId}/${memo.argsKey}/${runId}`;
+}
+
+/**
+ * Inside a running invocation: the URI of its output namespace, or of `name` inside it. For
+ * outputs a function writes to the store itself; returned Sources are named under it too.
+ */
+export function invocationOutputFqn(name?: string): string {
+  const ctx = currentInvocation();
+  if (!ctx) throw new NotInInvocationError('invocationOutputFqn()');
+  const base = outputNamespace(ctx.memo, ctx.runId);
+  if (name === undefined || name === '') return base;
+  return `${base}/${cleanRelative(name)}`;
+}
+
+/**
+ * The name of a returned local file inside the output namespace: its path relative to the
+ * working directory with a leading `.out/` removed (the conventional folder for outputs), or its
+ * base name when it lies outside the working directory.
+ */
+export function outputRelativeName(localPath: string, cwd = process.cwd()): string {
+  const rel = path.relative(cwd, path.resolve(cwd, localPath));
+  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) return path.basename(localPath);
+  const posix = rel.split(path.sep).join('/');
+  return posix.startsWith('.out/') ? posix.slice('.out/'.length) : posix;
+}
+
+function cleanRelative(name: string): string {
+  return name.replace(/^\/+/, '');
+}

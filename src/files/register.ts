@@ -1,0 +1,16 @@
+import {
+  registerArgumentPreparer,
+  registerArgumentShipper,
+  registerResultFinalizer,
+  registerResultReceiver,
+} from '../execute/value-hooks.js';
+import { prepareFileArguments, shipFileArguments } from './argument-files.js';
+import './file-codecs.js';
+import { finalizeResultFiles, receiveResultFiles } from './result-files.js';
+
+// Importing this module makes file values work in arguments and results: their codecs and the
+// runner hooks that hash, upload and point at files. `memocall` (src/index.ts) and the CLI import it.
+registerArgumentPreparer(prepareFileArguments);
+registerArgumentShipper(shipFileArguments);
+registerResultFinalizer(finalizeResultFiles);
+registerResultReceiver(receiveResultFiles);

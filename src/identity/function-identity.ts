@@ -1,0 +1,66 @@
+import path from 'node:path';
+import { ConfigurationError } from '../core/configuration-error.js';
+import { codeRootOf } from './code-root.js';
+import { bindingNameAt, callerFrame, originalSourceFile } from './source-location.js';
+
+/** Where a memoized function lives: enough for any process to find it again. */
+export interface FunctionLocation {
+  /** Source path relative to the code root, extension dropped: `examples/fibonacci`. */
+  moduleId: string;
+  /** The running file relative to the code root (the `.js` when compiled). */
+  runtimeModule: string | undefined;
+  /** The variable the memoized function is assigned to at the wrapping call, if any. */
+  bindingName: string | undefined;
+  /** Absolute directory `runtimeModule` is relative to (a child process gets it as MEMOCALL_CODE_ROOT). */
+  codeRoot?: string;
+}
+
+const SAFE_SEGMENT = /^[A-Za-z0-9._~@+=,-]+$/;
+const SOURCE_EXTENSION = /\.(?:[cm]?[jt]sx?)$/;
+
+/** The module wrapping a function, read from the call stack at wrap time. */
+export function locateCaller(): FunctionLocation {
+  const frame = callerFrame();
+  if (!frame) return { moduleId: 'unknown-module', runtimeModule: undefined, bindingName: undefined };
+  const source = originalSourceFile(frame.file);
+  const codeRoot = codeRootOf(path.dirname(source));
+  const toPosix = (p: string) => p.split(path.sep).join('/');
+  const runtimeRoot = codeRootOf(path.dirname(frame.file));
+  return {
+    moduleId: toPosix(path.relative(codeRoot, source)).replace(SOURCE_EXTENSION, ''),
+    runtimeModule: toPosix(path.relative(runtimeRoot, frame.file)),
+    bindingName: bindingNameAt(frame),
+    codeRoot: runtimeRoot,
+  };
+}
+
+/**
+ * `<module id>--<export name>`: the function's identity in memo URIs. The export name is the
+ * variable the wrapper is assigned to, else the function's own name. An explicit `id` wins.
+ */
+export function functionIdOf(location: FunctionLocation, fnName: string, explicitId?: string): string {
+  if (explicitId !== undefined) {
+    validateId(explicitId, 'id');
+    return explicitId;
+  }
+  const name = location.bindingName ?? fnName;
+  if (!name) {
+    throw new ConfigurationError(
+      `cannot name the anonymous function wrapped in ${location.moduleId}: assign it (export const train = useRunner(...)), name it (async function train(...) {...}) or pass { id }`,
+    );
+  }
+  const id = `${location.moduleId}--${name}`;
+  validateId(id, 'function id');
+  return id;
+}
+
+/** Ids become path segments of every store: keep them to characters every store accepts as-is. */
+export function validateId(id: string, what: string): void {
+  for (const segment of id.split('/')) {
+    if (!SAFE_SEGMENT.test(segment) || segment === '.' || segment === '..') {
+      throw new ConfigurationError(
+        `${what} ${JSON.stringify(id)} is not usable in a memo URI: each /-separated part must be non-empty and use only letters, digits and . _ ~ @ + = , -`,
+      );
+    }
+  }
+}

@@ -1,0 +1,190 @@
+import type { V1Job } from '@kubernetes/client-node';
+import { lookupBlobStore } from '../../blobstore/registry.js';
+import { abortErrorOf, throwIfAborted } from '../../execute/call-signal.js';
+import { ConcurrencyLimit } from '../concurrency-limit.js';
+import { ConfigurationError } from '../../core/configuration-error.js';
+import { memoFile } from '../../protocol/memo-uri.js';
+import { parseRunArgv } from '../../execute/remote-entry.js';
+import type { Shim, ShimContext } from '../shim.js';
+import { onTermination } from '../../execute/termination.js';
+import { K8sJobFailedError, K8sJobVanishedError } from './errors.js';
+import { buildJobManifest } from './job-manifest.js';
+import { ANNOTATION, LABEL, jobNameFor, labelSelector, memoUriHash } from './job-naming.js';
+import { isJobActive } from './job-state.js';
+import { waitForJobEnd } from './job-waiter.js';
+import type { K8sOptions } from './k8s-options.js';
+import type { KubeJobs } from './kube-jobs.js';
+
+/** At most this many Job creations in flight per shim (mops: 20): a burst of calls must not flood the API server. */
+const MAX_CONCURRENT_CREATES = 20;
+
+/**
+ * A shim that runs each invocation as a Kubernetes Job (batch/v1) whose container runs
+ * `memocall run <memo-uri> --writer-id=<id>` in `image`, and resolves when the Job has ended:
+ * `Complete`, or failed by the pod failure policy on exit 46 (the function threw: `error` is
+ * stored) or 47 (another writer holds the lease: nothing to do). It rejects with a
+ * `K8sJobFailedError` when the Job failed otherwise (retries exhausted: memocall failed in the
+ * pod, OOM, node loss...), `K8sJobVanishedError` when the Job was deleted under it, `K8sApiError`
+ * when the API cannot be reached.
+ *
+ * Jobs are labelled `memocall.dev/memo-uri-hash=<hash of the memo URI>` and named after the lease
+ * holder. Before creating, the shim lists the invocation's Jobs by that label: a Job of the same
+ * lease holder (a create whose answer was lost, a retried shim call) is waited for instead of
+ * started again; a still-running Job of an earlier holder is deleted, since its lease is gone and
+ * its run is fenced off (it could store nothing). A caller that finds the lease *held* never gets
+ * here: it waits for the holder's Job through storage (see docs/kubernetes.md, "Re-attaching").
+ *
+ * On abort (the caller gives up, or its lease was taken over) and when this process is told to
+ * terminate (SIGINT, SIGTERM), the Job is deleted with its pods.
+ *
+ * Nothing touches the cluster until the first call: modules that build the shim at import time
+ * load in the Job's own container too.
+ */
+export function k8s(options: K8sOptions): Shim {
+  if (!options || (typeof options.image !== 'string' && typeof options.image !== 'function') || options.image === '') {
+    throw new ConfigurationError('k8s({ image }) needs the container image that holds memocall and the functions');
+  }
+  for (const key of ['backoffLimit', 'ttlSecondsAfterFinished', 'activeDeadlineSeconds'] as const) {
+    const value = options[key];
+    if (value !== undefined && (!Number.isInteger(value) || value < 0))
+      throw new ConfigurationError(`k8s({ ${key} }) must be a whole number ≥ 0, got ${value}`);
+  }
+  for (const key of ['watchdogMs', 'pollMs'] as const) {
+    const value = options[key];
+    if (value !== undefined && (!Number.isFinite(value) || value <= 0))
+      throw new ConfigurationError(`k8s({ ${key} }) must be a positive number of milliseconds, got ${value}`);
+  }
+  const state: ShimState = { options, creates: new ConcurrencyLimit(MAX_CONCURRENT_CREATES), jobs: undefined };
+  return (argv, ctx) => runAsJob(argv, ctx, state);
+}
+
+interface ShimState {
+  options: K8sOptions;
+  creates: ConcurrencyLimit;
+  jobs: Promise<KubeJobs> | undefined;
+}
+
+/**
+ * The API client, made at the first call. @kubernetes/client-node is loaded only then: it takes
+ * seconds to import, which every process importing memocall (each remote, each child) would pay.
+ */
+function jobsOf(state: ShimState): Promise<KubeJobs> {
+  state.jobs ??= (async () => {
+    const [{ KubeConfig }, { KubeJobs }] = await Promise.all([
+      import('@kubernetes/client-node'),
+      import('./kube-jobs.js'),
+    ]);
+    const { options } = state;
+    let kubeConfig = options.kubeConfig;
+    if (!kubeConfig) {
+      kubeConfig = new KubeConfig();
+      kubeConfig.loadFromDefault();
+    }
+    const contextNamespace = kubeConfig.getContextObject(kubeConfig.getCurrentContext())?.namespace;
+    return new KubeJobs(kubeConfig, options.namespace ?? contextNamespace ?? 'default');
+  })();
+  // A failed set-up (no kubeconfig) is reported to this call and tried again by the next.
+  state.jobs.catch(() => (state.jobs = undefined));
+  return state.jobs;
+}
+
+async function runAsJob(argv: string[], ctx: ShimContext, state: ShimState): Promise<void> {
+  const { memoUri, functionId, signal } = ctx;
+  throwIfAborted(signal, memoUri);
+  const { writerId } = parseRunArgv(argv);
+  if (writerId === undefined)
+    throw new ConfigurationError(`the k8s shim needs the caller's writer id in ${argv.join(' ')}`);
+  const { options } = state;
+  const jobs = await jobsOf(state);
+  const name = jobNameFor(functionId, memoUri, writerId);
+
+  let submitted = false;
+  const forgetLive = trackLiveJob(jobs, name);
+  try {
+    const found = await invocationJobs(jobs, memoUri);
+    const mine = found.find((job) => job.metadata?.annotations?.[ANNOTATION.writerId] === writerId);
+    for (const job of found) {
+      // An earlier holder's Job still running: its lease is gone, so it can store nothing.
+      if (job !== mine && isJobActive(job) && job.metadata?.name)
+        void jobs.delete(job.metadata.name, 'Foreground').catch(() => undefined);
+    }
+    if (!mine) {
+      const image = typeof options.image === 'function' ? await options.image() : options.image;
+      let manifest = buildJobManifest(
+        { name, namespace: jobs.namespace, image, argv, memoUri, functionId, writerId },
+        options,
+      );
+      if (options.transform) manifest = await options.transform(manifest, { memoUri, functionId });
+      const free = await state.creates.acquire(signal);
+      try {
+        submitted = true;
+        // undefined: it exists already (an earlier attempt of this very holder whose answer was lost).
+        await jobs.create(manifest);
+      } finally {
+        free();
+      }
+    } else {
+      submitted = true;
+    }
+    throwIfAborted(signal, memoUri);
+
+    const outcome = await waitForJobEnd(jobs, name, {
+      watchdogMs: options.watchdogMs ?? 120_000,
+      pollMs: options.pollMs ?? 30_000,
+      signal,
+    });
+    switch (outcome.kind) {
+      case 'complete':
+      case 'failed-by-policy':
+        return;
+      case 'failed':
+        throw new K8sJobFailedError(memoUri, jobs.namespace, name, outcome.reason, outcome.message);
+      case 'vanished':
+        // Deleted by someone else (or by its TTL before we looked): fine if it stored its outcome.
+        if (await outcomeStored(memoUri)) return;
+        throw new K8sJobVanishedError(memoUri, jobs.namespace, name);
+    }
+  } catch (err) {
+    if (signal?.aborted) {
+      // Stop the work: the Job and its pods go, then the caller releases the lease.
+      if (submitted) await jobs.delete(name, 'Foreground').catch(() => undefined);
+      throw abortErrorOf(signal, memoUri);
+    }
+    throw err;
+  } finally {
+    forgetLive();
+  }
+}
+
+/** The Jobs of this memo URI (by label, confirmed by the full URI in their annotation). */
+async function invocationJobs(jobs: KubeJobs, memoUri: string): Promise<V1Job[]> {
+  const listed = await jobs.list(labelSelector({ [LABEL.memoUriHash]: memoUriHash(memoUri) }));
+  return listed.filter((job) => job.metadata?.annotations?.[ANNOTATION.memoUri] === memoUri);
+}
+
+async function outcomeStored(memoUri: string): Promise<boolean> {
+  const store = lookupBlobStore(memoUri);
+  const [result, error] = await Promise.all([
+    store.head(memoFile.result(memoUri)),
+    store.head(memoFile.error(memoUri)),
+  ]);
+  return result !== null || error !== null;
+}
+
+/** Jobs this process is waiting for: deleted if the process is told to terminate. */
+const liveJobs = new Map<string, { jobs: KubeJobs; name: string }>();
+let terminationHooked = false;
+
+function trackLiveJob(jobs: KubeJobs, name: string): () => void {
+  const key = `${jobs.namespace}/${name}`;
+  liveJobs.set(key, { jobs, name });
+  if (!terminationHooked) {
+    terminationHooked = true;
+    onTermination(async () => {
+      await Promise.allSettled([...liveJobs.values()].map(({ jobs: j, name: n }) => j.delete(n, 'Foreground')));
+    });
+  }
+  return () => {
+    liveJobs.delete(key);
+  };
+}

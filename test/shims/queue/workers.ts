@@ -1,0 +1,33 @@
+// Starts `memocall worker` processes for the queue tests: from source through tsx, so that the
+// workers load the very memocall the test functions import.
+import type { ChildProcess } from 'node:child_process';
+import { finished, spawnTs, waitForLine, type ChildResult } from '../../support/child.js';
+
+export interface WorkerProcess {
+  child: ChildProcess;
+  pid: number;
+  /** Resolves with how the process ended. */
+  ended: Promise<ChildResult>;
+  /** SIGTERM, and waits for the graceful exit. */
+  stop(): Promise<ChildResult>;
+}
+
+export async function startWorker(
+  queueUrl: string,
+  args: string[] = [],
+  env: Record<string, string> = {},
+): Promise<WorkerProcess> {
+  const child = spawnTs('src/cli/main.ts', ['worker', '--queue', queueUrl, ...args], { env });
+  // Attach the collector first: it must see all output (waitForLine only watches).
+  const ended = finished(child);
+  await waitForLine(child, 'listening on queue', 60_000);
+  return {
+    child,
+    pid: child.pid!,
+    ended,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      return ended;
+    },
+  };
+}
