@@ -17,7 +17,7 @@ import '../src/blobstore/builtin-stores.js';
 import '../src/blobstore/cloud/cloud-stores.js';
 import { lookupBlobStore } from '../src/blobstore/registry.js';
 import { DownloadCache } from '../src/cache/download-cache.js';
-import { sha256OfLocalFile } from '../src/cache/file-sha256.js';
+import { sha256OfFile } from '../src/core/sha256-file.js';
 import { src } from '../src/files/src-file.js';
 import { configureDownloadCache } from '../src/cache/default-cache.js';
 import '../src/files/register.js';
@@ -66,7 +66,7 @@ try {
     const inMemory = fs.readFileSync(localFile);
     for (let r = 0; r < 5; r++) {
       memMs.push(await time(async () => createHash('sha256').update(inMemory).digest('hex')));
-      fileMs.push(await time(() => sha256OfLocalFile(localFile)));
+      fileMs.push(await time(() => sha256OfFile(localFile)));
     }
   }
   const hashRatio = median(memMs) / median(fileMs);

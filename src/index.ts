@@ -55,7 +55,8 @@ export {
 } from './files/errors.js';
 export { downloadToCache, uploadThroughCache, configureDownloadCache } from './cache/default-cache.js';
 export { DownloadCache, type DownloadCacheOptions, type CachedFile } from './cache/download-cache.js';
-export { CacheIntegrityError, LocalFileChangedError, CacheConfigError } from './cache/errors.js';
+export { CacheIntegrityError } from './cache/errors.js';
+export { LocalFileChangedError } from './core/local-file-changed-error.js';
 export { k8s } from './shims/k8s/k8s-shim.js';
 export { DEFAULT_FORWARD_ENV, type K8sOptions, type K8sResources } from './shims/k8s/k8s-options.js';
 export { K8sJobFailedError, K8sJobVanishedError, K8sApiError } from './shims/k8s/errors.js';

@@ -1,8 +1,3 @@
-/** What a conditional write requires of the object already at the URI. */
-export type PutCondition =
-  | { ifNoneMatch: '*'; ifMatch?: never } // create only: fails if any object exists
-  | { ifMatch: string; ifNoneMatch?: never }; // replace only the version with this etag
-
 export interface PutOptions {
   ifNoneMatch?: '*';
   ifMatch?: string;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { CacheConfigError } from './errors.js';
+import { ConfigurationError } from '../core/configuration-error.js';
 
 /**
  * Where the download cache keeps what. One directory per machine, shared by every process:
@@ -33,7 +33,7 @@ const HEX64 = /^[0-9a-f]{64}$/;
 export function resolveCacheDir(option?: string): string {
   const dir = option ?? process.env[CACHE_DIR_ENV] ?? path.join(homedir(), '.cache', 'memocall');
   if (dir.trim() === '')
-    throw new CacheConfigError(`the download cache directory is empty (${CACHE_DIR_ENV} or the dir option)`);
+    throw new ConfigurationError(`the download cache directory is empty (${CACHE_DIR_ENV} or the dir option)`);
   return path.resolve(dir);
 }
 

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { lookupBlobStore } from '../blobstore/registry.js';
 import { DownloadCache, type DownloadCacheOptions } from './download-cache.js';
-import { LocalFileChangedError } from './errors.js';
+import { LocalFileChangedError } from '../core/local-file-changed-error.js';
 
 /**
  * The process's download cache (what `SrcFile.path()` and friends use), made on first use from

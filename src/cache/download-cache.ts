@@ -8,9 +8,12 @@ import { objectPathOfFileUri } from '../blobstore/local/file-uri.js';
 import { lookupBlobStore } from '../blobstore/registry.js';
 import { CacheLayout, isSha256Hex, resolveCacheDir } from './cache-layout.js';
 import { entryState, publishSealed, removeEntry, sealFile, touchUsed } from './content-entry.js';
-import { CacheConfigError, CacheIntegrityError, LocalFileChangedError } from './errors.js';
+import { ConfigurationError } from '../core/configuration-error.js';
+import { LocalFileChangedError } from '../core/local-file-changed-error.js';
+import { sha256OfFile, type FileDigest } from '../core/sha256-file.js';
+import { CacheIntegrityError } from './errors.js';
 import { enforceCap } from './eviction.js';
-import { copyAndHash, sha256OfLocalFile, type FileDigest } from './file-sha256.js';
+import { copyAndHash } from './copy-and-hash.js';
 import { withFillLock, type FillLockOptions } from './fill-lock.js';
 import { digestOfLocalFile, rememberDigest, rememberedDigest } from './local-file-digest.js';
 import { startProgress, type ProgressOptions } from './progress.js';
@@ -67,7 +70,9 @@ export class DownloadCache {
     const envMax = process.env[CACHE_MAX_BYTES_ENV];
     this.maxBytes = options.maxBytes ?? (envMax ? Number(envMax) : DEFAULT_MAX_BYTES);
     if (!(this.maxBytes >= 0))
-      throw new CacheConfigError(`maxBytes must be a number of bytes >= 0, got ${String(options.maxBytes ?? envMax)}`);
+      throw new ConfigurationError(
+        `maxBytes must be a number of bytes >= 0, got ${String(options.maxBytes ?? envMax)}`,
+      );
     this.#lock = options.lock ?? {};
     this.#progress = options.progress ?? {};
   }
@@ -103,7 +108,7 @@ export class DownloadCache {
   ): Promise<{ file: CachedFile; outcome: FetchOutcome }> {
     const expected = options.sha256?.toLowerCase();
     if (expected !== undefined && !isSha256Hex(expected))
-      throw new CacheConfigError(`sha256 must be 64 hex digits, got ${options.sha256}`);
+      throw new ConfigurationError(`sha256 must be 64 hex digits, got ${options.sha256}`);
     const known = expected ? await this.lookup(expected, options.size) : undefined;
     if (known) return { file: known, outcome: 'hit' };
 
@@ -184,7 +189,7 @@ export class DownloadCache {
     const file = this.layout.content(sha256);
     let digest: FileDigest;
     try {
-      digest = await sha256OfLocalFile(file);
+      digest = await sha256OfFile(file);
     } catch {
       return undefined;
     }
@@ -244,7 +249,7 @@ export class DownloadCache {
         } finally {
           watcher.stop();
         }
-        digest = await sha256OfLocalFile(target);
+        digest = await sha256OfFile(target);
       }
       if (expected !== undefined && digest.sha256 !== expected)
         throw new CacheIntegrityError(uri, `sha256 ${expected}`, `sha256 ${digest.sha256}`);

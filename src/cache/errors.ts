@@ -16,23 +16,3 @@ export class CacheIntegrityError extends MemocallError {
     this.actual = actual;
   }
 }
-
-/** A local file changed while memocall was hashing, copying or uploading it. */
-export class LocalFileChangedError extends MemocallError {
-  readonly path: string;
-
-  constructor(path: string, when: string) {
-    super(
-      'MEMOCALL_LOCAL_FILE_CHANGED',
-      `${path} changed ${when}; write files completely before handing them to memocall`,
-    );
-    this.path = path;
-  }
-}
-
-/** The cache directory or one of its options is unusable. */
-export class CacheConfigError extends MemocallError {
-  constructor(message: string) {
-    super('MEMOCALL_CACHE_CONFIG', message);
-  }
-}

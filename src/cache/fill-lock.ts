@@ -2,13 +2,20 @@ import fs from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  currentLockFile,
+  lockFileAgeMs,
+  refreshLockFile,
+  removeLockFileIfUnchanged,
+  tryCreateLockFile,
+} from '../blobstore/local/lock-file.js';
 
 /**
  * A cross-process lock held by the one process filling a cache entry; the others wait and then
- * find the entry filled. It is a file created with O_EXCL (works across processes and on NFS;
- * Node has no flock). Downloads take minutes, so the holder refreshes the file's mtime on a timer
- * (heartbeat): a lock whose mtime is older than `staleMs` belongs to a process that died, and a
- * lock naming a dead process of this host is broken at once.
+ * find the entry filled. It is a lock file (blobstore/local/lock-file.ts). Downloads take
+ * minutes, so the holder refreshes the file's mtime on a timer (heartbeat): a lock whose mtime is
+ * older than `staleMs` belongs to a process that died, and a lock naming a dead process of this
+ * host is broken at once.
  */
 
 export interface FillLockOptions {
@@ -67,30 +74,14 @@ export async function withFillLock<T>(
 }
 
 function tryLock(lockPath: string, staleMs: number): HeldFillLock | undefined {
-  let fd: number;
-  try {
-    fd = fs.openSync(lockPath, 'wx');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return undefined;
-    throw err;
-  }
-  let ino: bigint;
-  try {
-    const record: LockRecord = { pid: process.pid, host: HOST, since: new Date().toISOString() };
-    fs.writeSync(fd, JSON.stringify(record));
-    ino = fs.fstatSync(fd, { bigint: true }).ino;
-  } finally {
-    fs.closeSync(fd);
-  }
+  const record: LockRecord = { pid: process.pid, host: HOST, since: new Date().toISOString() };
+  let held = tryCreateLockFile(lockPath, JSON.stringify(record));
+  if (held === null) return undefined;
   // Heartbeat: keeps the lock fresh while a long download runs; unref'd so it never holds the process open.
   const timer = setInterval(
     () => {
-      const now = new Date();
-      try {
-        if (fs.statSync(lockPath, { bigint: true }).ino === ino) fs.utimesSync(lockPath, now, now);
-      } catch {
-        // broken by someone who thought us dead: the fill still completes, atomically
-      }
+      // Once broken by someone who thought us dead, no longer ours: the fill still completes, atomically.
+      if (held !== null) held = refreshLockFile(lockPath, held) ?? null;
     },
     Math.max(50, Math.floor(staleMs / 3)),
   );
@@ -99,35 +90,27 @@ function tryLock(lockPath: string, staleMs: number): HeldFillLock | undefined {
     async release() {
       clearInterval(timer);
       // Only our own lock: after a break (we were frozen past staleMs) the file may be another's.
-      try {
-        if (fs.statSync(lockPath, { bigint: true }).ino === ino) fs.unlinkSync(lockPath);
-      } catch {
-        // already gone
-      }
+      if (held !== null) removeLockFileIfUnchanged(lockPath, held);
     },
   };
 }
 
 /** Removes the lock if its holder is gone: stale mtime, or a dead pid on this host. */
 function breakIfDead(lockPath: string, staleMs: number): void {
-  let st: fs.Stats;
+  const judged = currentLockFile(lockPath);
   let record: Partial<LockRecord> = {};
   try {
-    st = fs.statSync(lockPath);
     const text = fs.readFileSync(lockPath, 'utf8');
     if (text) record = JSON.parse(text) as Partial<LockRecord>;
   } catch {
     return; // gone already, or being written (empty/partial JSON): look again next time
   }
-  const stale = Date.now() - st.mtimeMs > staleMs;
+  if (judged === undefined) return;
+  const stale = (lockFileAgeMs(lockPath) ?? 0) > staleMs;
   const deadHere = record.host === HOST && typeof record.pid === 'number' && !isAlive(record.pid);
   if (!stale && !deadHere) return;
-  // Unlink only the very file we judged (a new holder's lock has another inode).
-  try {
-    if (fs.statSync(lockPath).ino === st.ino) fs.unlinkSync(lockPath);
-  } catch {
-    // someone else broke it first
-  }
+  // Only the very file we judged (a new holder's lock has another inode or mtime).
+  removeLockFileIfUnchanged(lockPath, judged);
 }
 
 function isAlive(pid: number): boolean {

@@ -1,10 +1,10 @@
 import fs from 'node:fs';
+import { writeLocalFileAtomicallySync } from '../blobstore/local/atomic-local-file.js';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import type { CacheLayout } from './cache-layout.js';
 import { isSha256Hex } from './cache-layout.js';
-import { LocalFileChangedError } from './errors.js';
-import { sha256OfLocalFile, type FileDigest, type ProgressCallback } from './file-sha256.js';
+import { LocalFileChangedError } from '../core/local-file-changed-error.js';
+import { sha256OfFile, type FileDigest, type ProgressCallback } from '../core/sha256-file.js';
 
 /**
  * SHA-256 of local files, remembered across processes: hashing a 1 GiB argument costs about a
@@ -56,7 +56,7 @@ export async function digestOfLocalFile(
     known.set(abs, memo);
     return { sha256: memo.sha256, size: Number(memo.size) };
   }
-  const digest = await sha256OfLocalFile(abs, onProgress);
+  const digest = await sha256OfFile(abs, onProgress);
   const after = identityOf(await fs.promises.stat(abs, { bigint: true }));
   if (!sameIdentity(before, after)) throw new LocalFileChangedError(abs, 'while being hashed');
   const record: Record = { ...after, path: abs, sha256: digest.sha256 };
@@ -85,15 +85,10 @@ function readRecord(layout: CacheLayout, abs: string): Record | undefined {
 }
 
 function writeRecord(layout: CacheLayout, abs: string, record: Record): void {
-  const file = layout.localHash(abs);
-  const tmp = `${file}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
   try {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    fs.writeFileSync(tmp, JSON.stringify(record));
-    fs.renameSync(tmp, file);
+    writeLocalFileAtomicallySync(layout.localHash(abs), JSON.stringify(record));
   } catch {
     // Only a speed-up: a read-only or full cache directory must not fail the call.
-    fs.rmSync(tmp, { force: true });
   }
 }
 

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
+import { writeLocalFileAtomicallySync } from '../blobstore/local/atomic-local-file.js';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import type { CacheLayout } from './cache-layout.js';
 import { isSha256Hex } from './cache-layout.js';
 
@@ -45,15 +45,7 @@ export function readIndex(layout: CacheLayout, uri: string): IndexRecord | undef
 
 export function writeIndex(layout: CacheLayout, record: Omit<IndexRecord, 'indexedAt'>): void {
   const file = layout.index(record.uri);
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    fs.writeFileSync(tmp, JSON.stringify({ ...record, indexedAt: new Date().toISOString() }));
-    fs.renameSync(tmp, file);
-  } catch (err) {
-    fs.rmSync(tmp, { force: true });
-    throw err;
-  }
+  writeLocalFileAtomicallySync(file, JSON.stringify({ ...record, indexedAt: new Date().toISOString() }));
 }
 
 /** Every record (for `cache ls` and for pruning records whose content is gone). */

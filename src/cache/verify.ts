@@ -1,7 +1,7 @@
 import type { CacheLayout } from './cache-layout.js';
 import { entryState, removeEntry } from './content-entry.js';
 import { listEntries, type EntryInfo } from './eviction.js';
-import { sha256OfLocalFile } from './file-sha256.js';
+import { sha256OfFile } from '../core/sha256-file.js';
 
 export interface VerifyReport {
   checked: number;
@@ -22,7 +22,7 @@ export async function verifyCache(
   for (const entry of listEntries(layout)) {
     let reason: string | undefined;
     try {
-      const digest = await sha256OfLocalFile(entry.path);
+      const digest = await sha256OfFile(entry.path);
       if (digest.sha256 !== entry.sha256) reason = `content hashes to ${digest.sha256}`;
       else if (entryState(layout, entry.sha256).kind !== 'ok') reason = 'writable or re-stamped (modified in place?)';
     } catch (err) {

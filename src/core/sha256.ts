@@ -1,9 +1,8 @@
 import { createHash, hash } from 'node:crypto';
 
 /**
- * SHA-256, the hash of invocation keys. node:crypto is used in Node (4-5x faster than pure JS on
- * large data); @noble/hashes is the portable implementation (sha256-portable.ts, kept out of this module so
- * importing memocall does not load it), and the tests check the two agree.
+ * SHA-256, the hash of invocation keys, by node:crypto (4-5x faster than pure JS on large data; the
+ * tests check it against @noble/hashes, a portable implementation). Files: sha256-file.ts.
  * All functions return a plain Uint8Array (never a Buffer) of 32 bytes.
  */
 

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { defaultDownloadCache } from '../cache/default-cache.js';
 import { stillHashesTo } from '../cache/local-file-digest.js';
-import { LocalFileChangedError } from '../cache/errors.js';
+import { LocalFileChangedError } from '../core/local-file-changed-error.js';
 import { PreconditionFailedError } from '../blobstore/errors.js';
 import { lookupBlobStore } from '../blobstore/registry.js';
 import { currentInvocation } from '../execute/invocation-context.js';

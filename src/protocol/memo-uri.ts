@@ -10,12 +10,10 @@ export interface MemoUriParts {
   argsKey: string;
 }
 
-/** `<blobRoot>/memocall-v1/<pipelineId>/<functionId>[@<logicKey>]/[calls-<hash>/]<argsKey>` */
-export function memoUriOf(parts: MemoUriParts): string {
-  return `${functionMemospace(parts)}/${parts.argsKey}`;
-}
-
-/** Everything of the memo URI but the arguments: one prefix per function version. */
+/**
+ * Everything of the memo URI `<blobRoot>/memocall-v1/<pipelineId>/<functionId>[@<logicKey>]/[calls-<hash>/]<argsKey>`
+ * but the arguments: one prefix per function version.
+ */
 export function functionMemospace(parts: Omit<MemoUriParts, 'argsKey'>): string {
   const fn = parts.logicKey ? `${parts.functionId}@${parts.logicKey}` : parts.functionId;
   const calls = parts.callsSegment ? `/${parts.callsSegment}` : '';

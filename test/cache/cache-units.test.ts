@@ -10,7 +10,8 @@ import '../../src/blobstore/builtin-stores.js';
 import { CacheLayout } from '../../src/cache/cache-layout.js';
 import { DownloadCache } from '../../src/cache/download-cache.js';
 import { listEntries } from '../../src/cache/eviction.js';
-import { copyAndHash, sha256OfLocalFile } from '../../src/cache/file-sha256.js';
+import { copyAndHash } from '../../src/cache/copy-and-hash.js';
+import { sha256OfFile } from '../../src/core/sha256-file.js';
 import { withFillLock } from '../../src/cache/fill-lock.js';
 import { digestOfLocalFile } from '../../src/cache/local-file-digest.js';
 import { renderProgressLine, startProgress } from '../../src/cache/progress.js';
@@ -36,7 +37,7 @@ describe('hashing local files', () => {
       const file = path.join(dir, `f${size}`);
       fs.writeFileSync(file, data);
       const expected = createHash('sha256').update(data).digest('hex');
-      expect(await sha256OfLocalFile(file)).toEqual({ sha256: expected, size });
+      expect(await sha256OfFile(file)).toEqual({ sha256: expected, size });
       expect(hex(nobleSha256(data))).toBe(expected);
       const copy = path.join(dir, `c${size}`);
       expect(await copyAndHash(file, copy)).toEqual({ sha256: expected, size });

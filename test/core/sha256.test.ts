@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
 import { sha256, sha256Chunks } from '../../src/core/sha256.js';
-import { sha256Portable } from '../../src/core/sha256-portable.js';
+import { sha256 as sha256Portable } from '@noble/hashes/sha2.js';
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
 

@@ -1,5 +1,5 @@
-import { concatChunks } from '../../core/concat-chunks.js';
 import { randomUUID } from 'node:crypto';
+import { concatChunks } from '../../core/concat-chunks.js';
 import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import {
@@ -13,28 +13,22 @@ import {
 } from '@azure/storage-blob';
 import type { TokenCredential } from '@azure/core-auth';
 import type { Readable } from 'node:stream';
-import { MemocallError } from '../../core/memocall-error.js';
+import { LocalFileChangedError } from '../../core/local-file-changed-error.js';
+import { importOptionalDependency } from '../../core/optional-dependency.js';
+import { tempSiblingPath } from '../local/atomic-local-file.js';
 import type { BlobHead, BlobStore, PutOptions, VersionedBlob } from '../blob-store.js';
 import { BlobNotFoundError, PreconditionFailedError, UnsupportedUriError } from '../errors.js';
 import {
   AZURE_SHA256_KEY,
   FrontierFileHasher,
-  IntegrityError,
   ObjectChangedError,
   Sha256Accumulator,
   downloadVerified,
   sha256Hex,
   verifySha256,
 } from './integrity.js';
-import {
-  StallWatchdog,
-  TransientError,
-  classifyFailure,
-  transientBody,
-  withRetries,
-  type FailureKind,
-  type RetryOptions,
-} from './retry.js';
+import { MIB, httpStatusOf, responseBody, retryIntegrityOnce, totalSizeOf } from './cloud-kit.js';
+import { StallWatchdog, TransientError, withRetries, type FailureKind, type RetryOptions } from './retry.js';
 
 /**
  * Azure Blob Storage objects through @azure/storage-blob. URIs:
@@ -225,8 +219,6 @@ export function chooseAzureCredential(account: string, options: AzureStoreOption
   return 'default-azure-credential';
 }
 
-const MIB = 1024 * 1024;
-
 export class AzureStore implements BlobStore {
   readonly options: AzureStoreOptions;
   readonly #blockSize: number;
@@ -264,7 +256,11 @@ export class AzureStore implements BlobStore {
           );
           const acc = new Sha256Accumulator();
           const chunks: Uint8Array[] = [];
-          for await (const chunk of bodyOf(res, uri, watchdog)) {
+          for await (const chunk of responseBody(
+            res.readableStreamBody as Readable | undefined,
+            `azure get ${uri}`,
+            watchdog,
+          )) {
             acc.update(chunk);
             chunks.push(chunk);
           }
@@ -293,7 +289,11 @@ export class AzureStore implements BlobStore {
         );
         const chunks: Uint8Array[] = [];
         let _bytes = 0;
-        for await (const chunk of bodyOf(res, uri, watchdog)) {
+        for await (const chunk of responseBody(
+          res.readableStreamBody as Readable | undefined,
+          `azure get ${uri}`,
+          watchdog,
+        )) {
           chunks.push(chunk);
           _bytes += chunk.byteLength;
         }
@@ -331,7 +331,7 @@ export class AzureStore implements BlobStore {
     let result: { etag: string };
     if (before.size <= this.#blockSize) {
       const data = await readFile(localPath);
-      if (data.byteLength !== before.size) throw fileChanged(localPath);
+      if (data.byteLength !== before.size) throw new LocalFileChangedError(localPath, `while being uploaded to ${uri}`);
       const sha256 = sha256Hex(data);
       result = await this.#conditionalPut(uri, opts, (writeId, conditions) =>
         this.#putBlob(uri, blob, data, { [AZURE_SHA256_KEY]: sha256, [WRITE_ID_KEY]: writeId }, conditions),
@@ -359,7 +359,7 @@ export class AzureStore implements BlobStore {
             let filled = 0;
             while (filled < buf.byteLength) {
               const { bytesRead } = await fh.read(buf, filled, buf.byteLength - filled, offset + filled);
-              if (bytesRead === 0) throw fileChanged(localPath);
+              if (bytesRead === 0) throw new LocalFileChangedError(localPath, `while being uploaded to ${uri}`);
               filled += bytesRead;
             }
             offset += filled;
@@ -376,7 +376,7 @@ export class AzureStore implements BlobStore {
             nextBlock,
             async () => {
               const { sha256, size } = await digest;
-              if (size !== before.size) throw fileChanged(localPath);
+              if (size !== before.size) throw new LocalFileChangedError(localPath, `while being uploaded to ${uri}`);
               metadata[AZURE_SHA256_KEY] = sha256;
             },
             release,
@@ -388,14 +388,15 @@ export class AzureStore implements BlobStore {
       });
     }
     const after = await stat(localPath);
-    if (after.size !== before.size || after.mtimeMs !== before.mtimeMs) throw fileChanged(localPath);
+    if (after.size !== before.size || after.mtimeMs !== before.mtimeMs)
+      throw new LocalFileChangedError(localPath, `while being uploaded to ${uri}`);
     return result;
   }
 
   async getFile(uri: string, localPath: string): Promise<void> {
     const blob = await this.#blob(uri);
     await mkdir(dirname(localPath), { recursive: true });
-    const tempPath = `${localPath}.memocall-${randomUUID().slice(0, 8)}.partial`;
+    const tempPath = tempSiblingPath(localPath);
     try {
       await this.#retry(
         `azure getFile ${uri}`,
@@ -409,7 +410,7 @@ export class AzureStore implements BlobStore {
           } catch (error) {
             watchdog.dispose();
             // An empty blob has no byte 0: read it whole.
-            if (statusOf(error) === 416) {
+            if (httpStatusOf(error) === 416) {
               const whole = await this.getVersioned(uri);
               const fh = await open(tempPath, 'w');
               await fh.close();
@@ -419,7 +420,7 @@ export class AzureStore implements BlobStore {
             throw watchdog.translate(error);
           }
           const etag = first.etag ?? '';
-          const size = totalSize(first, uri);
+          const size = totalSizeOf(first.contentRange, first.contentLength, uri);
           try {
             await downloadVerified({
               uri,
@@ -427,7 +428,7 @@ export class AzureStore implements BlobStore {
               size,
               partSize: this.#blockSize,
               concurrency: this.#downloadConcurrency,
-              firstBody: bodyOf(first, uri, watchdog),
+              firstBody: responseBody(first.readableStreamBody as Readable | undefined, `azure get ${uri}`, watchdog),
               storedSha256: first.metadata?.[AZURE_SHA256_KEY],
               requireIntegrity: this.#requireIntegrity,
               retryPart: (what, attempt) => this.#retry(`azure get ${what}`, attempt),
@@ -439,10 +440,13 @@ export class AzureStore implements BlobStore {
                     maxRetryRequests: 0,
                     conditions: { ifMatch: etag },
                   });
-                  return disposeAfter(bodyOf(res, uri, w), w);
+                  return disposeAfter(
+                    responseBody(res.readableStreamBody as Readable | undefined, `azure get ${uri}`, w),
+                    w,
+                  );
                 } catch (error) {
                   w.dispose();
-                  if (statusOf(error) === 412 || statusOf(error) === 404)
+                  if (httpStatusOf(error) === 412 || httpStatusOf(error) === 404)
                     throw new ObjectChangedError(uri, { cause: error });
                   throw w.translate(error);
                 }
@@ -567,16 +571,11 @@ export class AzureStore implements BlobStore {
       case 'token-credential':
         return new BlobServiceClient(location.serviceUrl, this.options.credential as TokenCredential, pipeline);
       case 'default-azure-credential': {
-        let identity: typeof import('@azure/identity');
-        try {
-          identity = await import('@azure/identity');
-        } catch (error) {
-          throw new MemocallError(
-            'MEMOCALL_CONFIG',
-            `no Azure credential for account ${location.account}: set AZURE_STORAGE_CONNECTION_STRING, AZURE_STORAGE_SAS_TOKEN or AZURE_STORAGE_KEY, or install @azure/identity`,
-            { cause: error },
-          );
-        }
+        const identity = await importOptionalDependency(
+          '@azure/identity',
+          `Azure account ${location.account} without AZURE_STORAGE_CONNECTION_STRING, AZURE_STORAGE_SAS_TOKEN or AZURE_STORAGE_KEY (DefaultAzureCredential)`,
+          () => import('@azure/identity'),
+        );
         return new BlobServiceClient(location.serviceUrl, new identity.DefaultAzureCredential(), pipeline);
       }
     }
@@ -724,37 +723,12 @@ type AzureConditions = { ifNoneMatch?: string; ifMatch?: string };
 
 // -------------------------------------------------------------------------------------------------
 
-function bodyOf(res: BlobDownloadResponseParsed, uri: string, watchdog: StallWatchdog): AsyncIterable<Uint8Array> {
-  const body = res.readableStreamBody as Readable | undefined;
-  if (body === undefined) return emptyBody();
-  // Errors reach the reader through iteration; this listener only keeps a body that nobody
-  // reads any more (an abandoned attempt) from crashing the process when its socket dies.
-  body.on('error', () => undefined);
-  return transientBody(body as AsyncIterable<Uint8Array>, `azure get ${uri}`, watchdog);
-}
-
 async function* disposeAfter(body: AsyncIterable<Uint8Array>, watchdog: StallWatchdog): AsyncIterable<Uint8Array> {
   try {
     yield* body;
   } finally {
     watchdog.dispose();
   }
-}
-
-async function* emptyBody(): AsyncIterable<Uint8Array> {
-  // nothing
-}
-
-function totalSize(res: BlobDownloadResponseParsed, uri: string): number {
-  const range = res.contentRange ? /\/(\d+)$/.exec(res.contentRange) : null;
-  if (range?.[1] !== undefined) return Number(range[1]);
-  if (res.contentLength !== undefined) return res.contentLength;
-  throw new TransientError(`${uri}: response gave no size`);
-}
-
-function statusOf(error: unknown): number | undefined {
-  const status = (error as { statusCode?: unknown } | null)?.statusCode;
-  return typeof status === 'number' ? status : undefined;
 }
 
 function errorCode(error: unknown): string | undefined {
@@ -766,25 +740,15 @@ function errorCode(error: unknown): string | undefined {
 function isMissingBlob(error: unknown): boolean {
   // A missing container is a configuration problem, not an absent blob: let it surface.
   if (errorCode(error) === 'ContainerNotFound') return false;
-  return statusOf(error) === 404;
+  return httpStatusOf(error) === 404;
 }
 
 /** Azure refuses `ifNoneMatch: '*'` with 409 BlobAlreadyExists and `ifMatch` with 412. */
 function isConditionFailure(error: unknown, condition: PutOptions): boolean {
   if (!condition.ifNoneMatch && condition.ifMatch === undefined) return false;
-  const status = statusOf(error);
+  const status = httpStatusOf(error);
   if (status === 412) return true;
   if (status === 409 && errorCode(error) === 'BlobAlreadyExists') return true;
   if (condition.ifMatch !== undefined && isMissingBlob(error)) return true;
   return false;
-}
-
-/** An integrity mismatch gets one more full read (a bad transfer), then is final. */
-function retryIntegrityOnce(error: unknown, attempt: number): FailureKind | undefined {
-  if (error instanceof IntegrityError) return attempt === 1 ? 'transient' : 'permanent';
-  return classifyFailure(error);
-}
-
-function fileChanged(path: string): MemocallError {
-  return new MemocallError('MEMOCALL_FILE_CHANGED', `${path} changed while it was being uploaded`);
 }

@@ -3,6 +3,7 @@ import type { BlobHead, BlobStore, PutOptions, VersionedBlob } from '../blob-sto
 import { UnsupportedUriError } from '../errors.js';
 import { getIfExists } from '../get-if-exists.js';
 import { registerBlobStore } from '../registry.js';
+import { importOptionalDependency } from '../../core/optional-dependency.js';
 import type { S3StoreOptions } from './s3-store.js';
 
 /**
@@ -48,11 +49,19 @@ export function configureCloudStores(options: CloudStoresOptions): void {
 /** Registers (or re-registers) the `s3`, `adls` and `https` schemes. Runs on import. */
 export function registerCloudStores(): void {
   const loadS3 = (): Promise<VersionedBlobStore> =>
-    (s3Store ??= import('./s3-store.js')
+    (s3Store ??= importOptionalDependency(
+      ['@aws-sdk/client-s3', '@aws-sdk/lib-storage'],
+      'the s3:// store',
+      () => import('./s3-store.js'),
+    )
       .then(({ S3Store }) => new S3Store(current.s3))
       .catch(forget(() => (s3Store = undefined))));
   const loadAzure = (): Promise<VersionedBlobStore> =>
-    (azureStore ??= import('./azure-store.js')
+    (azureStore ??= importOptionalDependency(
+      '@azure/storage-blob',
+      'the Azure blob store',
+      () => import('./azure-store.js'),
+    )
       .then(({ AzureStore }) => new AzureStore(current.azure))
       .catch(forget(() => (azureStore = undefined))));
   registerBlobStore('s3', () => new LazyBlobStore(loadS3));

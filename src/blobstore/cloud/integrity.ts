@@ -1,5 +1,4 @@
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
 import { MemocallError } from '../../core/memocall-error.js';
@@ -98,18 +97,6 @@ export class Sha256Accumulator {
   digestHex(): string {
     return this.#hash.digest('hex');
   }
-}
-
-/** SHA-256 and size of a local file, streamed (bounded memory). */
-export async function sha256OfFile(path: string): Promise<{ sha256: string; size: number }> {
-  const acc = new Sha256Accumulator();
-  const stream = createReadStream(path, { highWaterMark: 1 << 20 });
-  try {
-    for await (const chunk of stream) acc.update(chunk as Buffer);
-  } finally {
-    stream.destroy();
-  }
-  return { sha256: acc.digestHex(), size: acc.bytes };
 }
 
 /**

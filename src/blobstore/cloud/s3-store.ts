@@ -1,5 +1,5 @@
-import { concatChunks } from '../../core/concat-chunks.js';
 import { randomUUID } from 'node:crypto';
+import { concatChunks } from '../../core/concat-chunks.js';
 import { createReadStream } from 'node:fs';
 import { mkdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -18,27 +18,22 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import type { Readable } from 'node:stream';
 import { debuglog } from 'node:util';
-import { MemocallError } from '../../core/memocall-error.js';
+import { ConfigurationError } from '../../core/configuration-error.js';
+import { LocalFileChangedError } from '../../core/local-file-changed-error.js';
+import { sha256OfFile } from '../../core/sha256-file.js';
+import { tempSiblingPath } from '../local/atomic-local-file.js';
 import type { BlobHead, BlobStore, PutOptions, VersionedBlob } from '../blob-store.js';
 import { BlobNotFoundError, PreconditionFailedError, UnsupportedUriError } from '../errors.js';
 import {
-  IntegrityError,
   ObjectChangedError,
   S3_SHA256_KEY,
   Sha256Accumulator,
   downloadVerified,
   sha256Hex,
-  sha256OfFile,
   verifySha256,
 } from './integrity.js';
-import {
-  TransientError,
-  classifyFailure,
-  transientBody,
-  withRetries,
-  type FailureKind,
-  type RetryOptions,
-} from './retry.js';
+import { MIB, httpStatusOf, responseBody, retryIntegrityOnce, totalSizeOf } from './cloud-kit.js';
+import { TransientError, withRetries, type FailureKind, type RetryOptions } from './retry.js';
 
 /**
  * `s3://bucket/key` objects through @aws-sdk/client-s3 (+ lib-storage for multipart uploads).
@@ -114,8 +109,6 @@ export interface ResolvedS3Config {
   requireIntegrity: boolean;
 }
 
-const MIB = 1024 * 1024;
-
 const sdkLog = debuglog('memocall');
 const QUIET_SDK_LOGGER = {
   debug: (): void => undefined,
@@ -146,10 +139,7 @@ export function resolveS3Config(options: S3StoreOptions = {}): ResolvedS3Config 
     (customEndpoint ? 'us-east-1' : undefined);
   const quotingEnv = nonEmpty(env.MEMOCALL_S3_IF_MATCH_QUOTES);
   if (quotingEnv !== undefined && quotingEnv !== 'quoted' && quotingEnv !== 'unquoted') {
-    throw new MemocallError(
-      'MEMOCALL_CONFIG',
-      `MEMOCALL_S3_IF_MATCH_QUOTES must be 'quoted' or 'unquoted', not '${quotingEnv}'`,
-    );
+    throw new ConfigurationError(`MEMOCALL_S3_IF_MATCH_QUOTES must be 'quoted' or 'unquoted', not '${quotingEnv}'`);
   }
   const ifMatchQuoting =
     options.ifMatchQuoting ??
@@ -203,7 +193,7 @@ function parseBool(value: string | undefined, name: string): boolean | undefined
   if (v === undefined) return undefined;
   if (v === '1' || v === 'true' || v === 'yes') return true;
   if (v === '0' || v === 'false' || v === 'no') return false;
-  throw new MemocallError('MEMOCALL_CONFIG', `${name} must be 1/true/0/false, not '${value}'`);
+  throw new ConfigurationError(`${name} must be 1/true/0/false, not '${value}'`);
 }
 
 export interface S3Location {
@@ -255,7 +245,7 @@ export class S3Store implements BlobStore {
         const res = await this.#send(uri, () => this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key })));
         const acc = new Sha256Accumulator();
         const chunks: Uint8Array[] = [];
-        for await (const chunk of bodyOf(res)) {
+        for await (const chunk of responseBody(res.Body as Readable | undefined, 's3 get')) {
           acc.update(chunk);
           chunks.push(chunk);
         }
@@ -283,7 +273,7 @@ export class S3Store implements BlobStore {
       );
       const chunks: Uint8Array[] = [];
       let _bytes = 0;
-      for await (const chunk of bodyOf(res)) {
+      for await (const chunk of responseBody(res.Body as Readable | undefined, 's3 get')) {
         chunks.push(chunk);
         _bytes += chunk.byteLength;
       }
@@ -316,7 +306,8 @@ export class S3Store implements BlobStore {
     // read of the file (page cache), the price of end-to-end verification.
     const { sha256, size } = await sha256OfFile(localPath);
     const small = size <= this.config.partSizeBytes ? await readFile(localPath) : undefined;
-    if (small !== undefined && small.byteLength !== size) throw fileChanged(localPath);
+    if (small !== undefined && small.byteLength !== size)
+      throw new LocalFileChangedError(localPath, `while being uploaded to ${uri}`);
     const result = await this.#conditionalPut(uri, opts, sha256, async (metadata, condition) => {
       if (small !== undefined) return this.#putObject(uri, small, size, metadata, condition);
       const stream = createReadStream(localPath, { highWaterMark: MIB });
@@ -332,14 +323,15 @@ export class S3Store implements BlobStore {
       }
     });
     const after = await stat(localPath);
-    if (after.size !== before.size || after.mtimeMs !== before.mtimeMs) throw fileChanged(localPath);
+    if (after.size !== before.size || after.mtimeMs !== before.mtimeMs)
+      throw new LocalFileChangedError(localPath, `while being uploaded to ${uri}`);
     return result;
   }
 
   async getFile(uri: string, localPath: string): Promise<void> {
     const { bucket, key } = parseS3Uri(uri);
     await mkdir(dirname(localPath), { recursive: true });
-    const tempPath = `${localPath}.memocall-${randomUUID().slice(0, 8)}.partial`;
+    const tempPath = tempSiblingPath(localPath);
     try {
       await this.#retry(
         `s3 getFile ${uri}`,
@@ -372,14 +364,14 @@ export class S3Store implements BlobStore {
     tempPath: string,
   ): Promise<void> {
     const etag = first.ETag ?? '';
-    const size = totalSize(first, uri);
+    const size = totalSizeOf(first.ContentRange, first.ContentLength, uri);
     await downloadVerified({
       uri,
       tempPath,
       size,
       partSize: this.config.partSizeBytes,
       concurrency: this.config.downloadConcurrency,
-      firstBody: bodyOf(first),
+      firstBody: responseBody(first.Body as Readable | undefined, 's3 get'),
       storedSha256: first.Metadata?.[S3_SHA256_KEY],
       requireIntegrity: this.config.requireIntegrity,
       retryPart: (what, attempt) => this.#retry(`s3 get ${what}`, attempt),
@@ -388,9 +380,10 @@ export class S3Store implements BlobStore {
           const res = await this.client.send(
             new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${start}-${end - 1}`, IfMatch: etag }),
           );
-          return bodyOf(res);
+          return responseBody(res.Body as Readable | undefined, 's3 get');
         } catch (error) {
-          if (statusOf(error) === 412 || statusOf(error) === 404) throw new ObjectChangedError(uri, { cause: error });
+          if (httpStatusOf(error) === 412 || httpStatusOf(error) === 404)
+            throw new ObjectChangedError(uri, { cause: error });
           throw error;
         }
       },
@@ -421,7 +414,7 @@ export class S3Store implements BlobStore {
       try {
         await this.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
       } catch (error) {
-        if (statusOf(error) === 404 && errorName(error) !== 'NoSuchBucket') return;
+        if (httpStatusOf(error) === 404 && errorName(error) !== 'NoSuchBucket') return;
         throw error;
       }
     });
@@ -474,7 +467,7 @@ export class S3Store implements BlobStore {
         );
       } catch (error) {
         // An empty object has no byte 0: S3 answers 416. Read it whole instead.
-        if (statusOf(error) === 416) return this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        if (httpStatusOf(error) === 416) return this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
         throw error;
       }
     });
@@ -648,30 +641,6 @@ function splitVersionTag(tag: string): { etag: string; writeId?: string } {
   return m?.[1] !== undefined && m[2] !== undefined ? { etag: m[1], writeId: m[2] } : { etag: tag };
 }
 
-function bodyOf(res: GetObjectCommandOutput): AsyncIterable<Uint8Array> {
-  if (res.Body === undefined) return emptyBody();
-  // Errors reach the reader through iteration; this listener only keeps a body that nobody
-  // reads any more (an abandoned attempt) from crashing the process when its socket dies.
-  (res.Body as unknown as Readable).on?.('error', () => undefined);
-  return transientBody(res.Body as unknown as AsyncIterable<Uint8Array>, 's3 get');
-}
-
-async function* emptyBody(): AsyncIterable<Uint8Array> {
-  // nothing
-}
-
-function totalSize(res: GetObjectCommandOutput, uri: string): number {
-  const range = res.ContentRange ? /\/(\d+)$/.exec(res.ContentRange) : null;
-  if (range?.[1] !== undefined) return Number(range[1]);
-  if (res.ContentLength !== undefined) return res.ContentLength; // whole object (empty, or no range support)
-  throw new TransientError(`${uri}: response gave no size`);
-}
-
-function statusOf(error: unknown): number | undefined {
-  const status = (error as { $metadata?: { httpStatusCode?: unknown } } | null)?.$metadata?.httpStatusCode;
-  return typeof status === 'number' ? status : undefined;
-}
-
 function errorName(error: unknown): string | undefined {
   const name = (error as { name?: unknown } | null)?.name;
   return typeof name === 'string' ? name : undefined;
@@ -681,7 +650,7 @@ function isMissingObject(error: unknown): boolean {
   const name = errorName(error);
   // A missing bucket is a configuration problem, not an absent object: let it surface.
   if (name === 'NoSuchBucket') return false;
-  return statusOf(error) === 404 || name === 'NoSuchKey' || name === 'NotFound';
+  return httpStatusOf(error) === 404 || name === 'NoSuchKey' || name === 'NotFound';
 }
 
 /**
@@ -691,20 +660,10 @@ function isMissingObject(error: unknown): boolean {
  */
 function isConditionFailure(error: unknown, condition: PutOptions): boolean | 'retry' {
   if (!condition.ifNoneMatch && condition.ifMatch === undefined) return false;
-  const status = statusOf(error);
+  const status = httpStatusOf(error);
   if (status === 412 || errorName(error) === 'PreconditionFailed') return true;
   if (status === 409) return 'retry';
   // AWS answers If-Match on an absent key with 404: the expected version is not there.
   if (condition.ifMatch !== undefined && isMissingObject(error)) return true;
   return false;
-}
-
-/** An integrity mismatch gets one more full read (a bad transfer), then is final. */
-function retryIntegrityOnce(error: unknown, attempt: number): FailureKind | undefined {
-  if (error instanceof IntegrityError) return attempt === 1 ? 'transient' : 'permanent';
-  return classifyFailure(error);
-}
-
-function fileChanged(path: string): MemocallError {
-  return new MemocallError('MEMOCALL_FILE_CHANGED', `${path} changed while it was being uploaded`);
 }

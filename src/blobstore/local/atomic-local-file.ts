@@ -5,7 +5,8 @@ import { randomBytes } from 'node:crypto';
 /**
  * Writing a local file so that it appears whole or not at all: the bytes go to a hidden temp
  * sibling which is then renamed (or linked) into place. A sibling, because rename is only atomic
- * within one filesystem. Used by the file store for objects and by every store's `getFile`.
+ * within one filesystem. Used by the file store for objects, by every store's `getFile` and by
+ * the download cache's records.
  */
 
 const TEMP_MARK = '.memocall-tmp-';
@@ -42,6 +43,19 @@ export async function writeLocalFileAtomically(localPath: string, data: Uint8Arr
   try {
     await fs.promises.writeFile(tmp, data, { flag: 'wx' });
     await fs.promises.rename(tmp, localPath);
+  } catch (err) {
+    unlinkQuietly(tmp);
+    throw err;
+  }
+}
+
+/** The same, synchronously: for small records written where no await is possible. */
+export function writeLocalFileAtomicallySync(localPath: string, data: string | Uint8Array): void {
+  fs.mkdirSync(path.dirname(localPath), { recursive: true });
+  const tmp = tempSiblingPath(localPath);
+  try {
+    fs.writeFileSync(tmp, data, { flag: 'wx' });
+    fs.renameSync(tmp, localPath);
   } catch (err) {
     unlinkQuietly(tmp);
     throw err;

@@ -1,12 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
+import { lockFileAgeMs, removeLockFileIfUnchanged, tryCreateLockFile } from './lock-file.js';
 
 /**
  * A short-lived cross-process lock on one object of the file store, taken by the writes that
  * replace or remove it (`ifMatch` compare-and-swap, unconditional put, delete); readers and
- * `ifNoneMatch` creates (a hard link) never take it. It is a hidden sibling file created with
- * O_EXCL: Node has no flock/fcntl locks, and O_EXCL create works across processes (and on NFSv3+).
+ * `ifNoneMatch` creates (a hard link) never take it. It is a hidden sibling lock file (lock-file.ts).
  *
  * The critical section is synchronous and tiny (stat, compare, rename: microseconds), so
  * contention is short and a lock older than `staleMs` can only belong to a process that died
@@ -38,51 +38,19 @@ export function isLockName(name: string): boolean {
 export async function withObjectLock<T>(target: string, staleMs: number, critical: () => T): Promise<T> {
   const lock = lockPathFor(target);
   for (let attempt = 0; ; attempt++) {
-    const mine = tryCreateLock(lock);
+    const mine = tryCreateLockFile(lock);
     if (mine !== null) {
       try {
         return critical();
       } finally {
-        releaseLock(lock, mine);
+        // If we were frozen past staleMs our lock was broken and may now be someone else's.
+        removeLockFileIfUnchanged(lock, mine);
       }
     }
     breakLockIfStale(lock, staleMs);
     // Holders keep the lock for microseconds: retry soon, with jitter so waiters spread out.
     const ms = Math.min(2 ** attempt, 32) * (0.5 + Math.random());
     await new Promise((resolve) => setTimeout(resolve, ms));
-  }
-}
-
-interface LockIdentity {
-  ino: bigint;
-  mtimeNs: bigint;
-}
-
-function tryCreateLock(lock: string): LockIdentity | null {
-  let fd: number;
-  try {
-    fd = fs.openSync(lock, 'wx');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return null;
-    throw err;
-  }
-  try {
-    const st = fs.fstatSync(fd, { bigint: true });
-    return { ino: st.ino, mtimeNs: st.mtimeNs };
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-function releaseLock(lock: string, mine: LockIdentity): void {
-  // If we were frozen past staleMs our lock was broken and may now be someone else's: leave theirs.
-  // (ino alone is not enough: ext4 reuses freed inodes at once; a newer lock has a newer mtime.)
-  const st = fs.statSync(lock, { bigint: true, throwIfNoEntry: false });
-  if (st === undefined || st.ino !== mine.ino || st.mtimeNs !== mine.mtimeNs) return;
-  try {
-    fs.unlinkSync(lock);
-  } catch {
-    // broken meanwhile: nothing to release
   }
 }
 
@@ -96,15 +64,10 @@ function releaseLock(lock: string, mine: LockIdentity): void {
 function breakLockIfStale(lock: string, staleMs: number): void {
   if (!isStale(lock, staleMs)) return;
   const breaker = lock.slice(0, -LOCK_SUFFIX.length) + BREAKER_SUFFIX;
-  let fd: number;
-  try {
-    fd = fs.openSync(breaker, 'wx');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  if (tryCreateLockFile(breaker) === null) {
     if (isStale(breaker, staleMs)) unlinkIfPresent(breaker);
     return;
   }
-  fs.closeSync(fd);
   try {
     if (isStale(lock, staleMs)) unlinkIfPresent(lock);
   } finally {
@@ -113,8 +76,7 @@ function breakLockIfStale(lock: string, staleMs: number): void {
 }
 
 function isStale(file: string, staleMs: number): boolean {
-  const st = fs.statSync(file, { throwIfNoEntry: false });
-  return st !== undefined && Date.now() - st.mtimeMs > staleMs;
+  return (lockFileAgeMs(file) ?? 0) > staleMs;
 }
 
 function unlinkIfPresent(file: string): void {

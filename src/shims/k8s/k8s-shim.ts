@@ -3,6 +3,7 @@ import { lookupBlobStore } from '../../blobstore/registry.js';
 import { abortErrorOf, throwIfAborted } from '../../execute/call-signal.js';
 import { ConcurrencyLimit } from '../concurrency-limit.js';
 import { ConfigurationError } from '../../core/configuration-error.js';
+import { importOptionalDependency } from '../../core/optional-dependency.js';
 import { memoFile } from '../../protocol/memo-uri.js';
 import { parseRunArgv } from '../../execute/remote-entry.js';
 import type { Shim, ShimContext } from '../shim.js';
@@ -71,7 +72,7 @@ interface ShimState {
 function jobsOf(state: ShimState): Promise<KubeJobs> {
   state.jobs ??= (async () => {
     const [{ KubeConfig }, { KubeJobs }] = await Promise.all([
-      import('@kubernetes/client-node'),
+      importOptionalDependency('@kubernetes/client-node', 'the k8s() shim', () => import('@kubernetes/client-node')),
       import('./kube-jobs.js'),
     ]);
     const { options } = state;

@@ -4,6 +4,7 @@ import type { RedisOptions } from 'bullmq';
 import { lookupBlobStore } from '../../blobstore/registry.js';
 import { abortErrorOf, throwIfAborted } from '../../execute/call-signal.js';
 import { ConfigurationError } from '../../core/configuration-error.js';
+import { importOptionalDependency } from '../../core/optional-dependency.js';
 import { memoFile } from '../../protocol/memo-uri.js';
 import { queueLocation, type QueueLocation } from './queue-connection.js';
 import { QueueConnectionError, QueueJobFailedError, QueueJobLostError } from './errors.js';
@@ -247,7 +248,11 @@ class QueueClient {
   }
 
   private async open(): Promise<Connected> {
-    const { Queue, QueueEvents } = await import('bullmq');
+    const { Queue, QueueEvents } = await importOptionalDependency(
+      ['bullmq', 'ioredis'],
+      'the queue() shim',
+      () => import('bullmq'),
+    );
     const { name, redis } = this.location;
     const { prefix } = this.settings;
     // Once these connections are given up, they must stop reconnecting (ioredis retries forever

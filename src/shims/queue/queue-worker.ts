@@ -1,6 +1,7 @@
 import { debuglog } from 'node:util';
 import type { Job, RedisOptions, Worker } from 'bullmq';
 import { ConfigurationError } from '../../core/configuration-error.js';
+import { importOptionalDependency } from '../../core/optional-dependency.js';
 import { queueLocation } from './queue-connection.js';
 import { QUEUE_JOB_NAME, type QueueJobData, type QueueJobResult } from './queue-job.js';
 import { runAsQueueJob } from './queue-nesting.js';
@@ -68,7 +69,7 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
     if (!Number.isFinite(value) || value <= 0)
       throw new ConfigurationError(`${key} must be a positive number of milliseconds, got ${value}`);
   }
-  const { Worker } = await import('bullmq');
+  const { Worker } = await importOptionalDependency(['bullmq', 'ioredis'], 'a queue worker', () => import('bullmq'));
   let running = 0;
 
   const processJob = async (job: Job<QueueJobData, QueueJobResult>): Promise<QueueJobResult> => {

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import { LocalFileChangedError } from './errors.js';
+import { LocalFileChangedError } from './local-file-changed-error.js';
 
 /**
- * SHA-256 of local files at the speed of node:crypto: reads go to the thread pool in large
+ * SHA-256 of local files (the one file hash of memocall) at the speed of node:crypto: reads go to the thread pool in large
  * chunks, and the next chunk is read while the current one is hashed, so reading costs (almost)
  * nothing on top of hashing. Two buffers, reused: memory stays at 2 × CHUNK whatever the size.
  */
@@ -21,7 +21,7 @@ export interface FileDigest {
 export type ProgressCallback = (doneBytes: number) => void;
 
 /** Hashes the whole file; `LocalFileChangedError` if its size changed while it was read. */
-export async function sha256OfLocalFile(file: string, onProgress?: ProgressCallback): Promise<FileDigest> {
+export async function sha256OfFile(file: string, onProgress?: ProgressCallback): Promise<FileDigest> {
   const handle = await fs.promises.open(file, 'r');
   try {
     const { size } = await handle.stat();
@@ -32,41 +32,6 @@ export async function sha256OfLocalFile(file: string, onProgress?: ProgressCallb
     return { sha256: hash.digest('hex'), size };
   } finally {
     await handle.close();
-  }
-}
-
-/**
- * Copies `from` to the new file `to` and hashes the source at the same time: the kernel copies
- * (copy_file_range, or a reflink where the filesystem can) while this process hashes, so the
- * whole takes about as long as hashing alone. The source must not change meanwhile (checked:
- * same inode, size, mtime and ctime before and after, else LocalFileChangedError), so the copy
- * holds exactly the hashed bytes. `to` must not exist; it is removed again if anything fails.
- */
-export async function copyAndHash(from: string, to: string, onProgress?: ProgressCallback): Promise<FileDigest> {
-  const identity = async (): Promise<string> => {
-    const st = await fs.promises.stat(from, { bigint: true });
-    return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
-  };
-  const before = await identity();
-  let created = false;
-  const [hashed, copied] = await Promise.allSettled([
-    sha256OfLocalFile(from, onProgress),
-    fs.promises.copyFile(from, to, fs.constants.COPYFILE_EXCL | fs.constants.COPYFILE_FICLONE).then(() => {
-      created = true;
-    }),
-  ]);
-  try {
-    if (copied.status === 'rejected') throw copied.reason;
-    if (hashed.status === 'rejected') throw hashed.reason;
-    if ((await identity()) !== before) throw new LocalFileChangedError(from, 'while being copied');
-    const size = (await fs.promises.stat(to)).size;
-    if (size !== hashed.value.size)
-      throw new LocalFileChangedError(from, `while being copied (${hashed.value.size} bytes hashed, ${size} copied)`);
-    return hashed.value;
-  } catch (err) {
-    // Remove only a file this call created (EEXIST means `to` is someone else's).
-    if (created) await fs.promises.unlink(to).catch(() => undefined);
-    throw err;
   }
 }
 
