@@ -25,6 +25,7 @@ export {
 export { RemoteError, NoResultError, type StoredError } from './protocol/errors.js';
 export { LeaseLostError, CallAbortedError, BadInvocationError } from './execute/errors.js';
 export { ConfigurationError } from './core/configuration-error.js';
+export { MissingDependencyError } from './core/missing-dependency-error.js';
 export { SubprocessError } from './shims/subprocess/errors.js';
 export { resolveConfig, type MemocallConfig } from './memo/config.js';
 

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { debuglog } from 'node:util';
 import pRetry from 'p-retry';
 import { MemocallError } from '../../core/memocall-error.js';
@@ -34,6 +35,8 @@ export interface RetryEvent {
   /** The attempt that failed (1 = the first). */
   attempt: number;
   error: unknown;
+  /** The pause before the next attempt, in ms (backoff with jitter, cut to the time left). */
+  delayMs: number;
 }
 
 export const DEFAULT_RETRY_OPTIONS: Required<Omit<RetryOptions, 'onRetry'>> = {
@@ -194,24 +197,51 @@ export async function withRetries<T>(
   options: WithRetriesOptions = {},
 ): Promise<T> {
   const o = { ...DEFAULT_RETRY_OPTIONS, ...definedOnly(options) };
+  const started = performance.now();
+  const { signal } = options;
   return pRetry(operation, {
     retries: o.retries,
-    minTimeout: o.minDelayMs,
-    maxTimeout: o.maxDelayMs,
-    factor: 2,
-    randomize: true, // jitter: concurrent clients that failed together do not retry together
+    // p-retry counts attempts and the total time; the pause is chosen and waited for here, so
+    // that it can be reported (onRetry's delayMs) and tests check the delays asked for.
+    minTimeout: 0,
+    maxTimeout: 0,
     maxRetryTime: o.maxTotalMs,
-    // Not unref'd: a process whose only pending work is this retry must wait for it, not exit.
-    ...(options.signal ? { signal: options.signal } : {}),
-    shouldRetry: ({ error, attemptNumber, retriesLeft }) => {
+    ...(signal ? { signal } : {}),
+    shouldRetry: async ({ error, attemptNumber, retriesLeft }) => {
       const kind = options.classify?.(error, attemptNumber) ?? classifyFailure(error);
       if (kind !== 'transient') return false;
+      const delayMs = backoffDelayMs(attemptNumber, o, o.maxTotalMs - (performance.now() - started));
       // shouldRetry is only asked when a retry will really follow: log it here, once.
-      log('retry %d/%d of %s after: %s', attemptNumber, attemptNumber + retriesLeft, what, describeFailure(error));
-      options.onRetry?.({ what, attempt: attemptNumber, error });
+      log(
+        'retry %d/%d of %s after: %s (in %d ms)',
+        attemptNumber,
+        attemptNumber + retriesLeft,
+        what,
+        describeFailure(error),
+        delayMs,
+      );
+      options.onRetry?.({ what, attempt: attemptNumber, error, delayMs });
+      // Not unref'd: a process whose only pending work is this retry must wait for it, not exit.
+      await sleep(delayMs, undefined, signal ? { signal } : undefined).catch((err: unknown) => {
+        throw signal?.aborted ? signal.reason : err;
+      });
       return true;
     },
   });
+}
+
+/**
+ * The pause after failed attempt `attempt` (1 = the first): `minDelayMs` doubling per attempt,
+ * times a random factor in [1, 2) (jitter: clients that failed together do not retry together),
+ * at most `maxDelayMs`, and never past the time left of the total budget.
+ */
+export function backoffDelayMs(
+  attempt: number,
+  o: Pick<Required<RetryOptions>, 'minDelayMs' | 'maxDelayMs'>,
+  timeLeftMs: number,
+): number {
+  const backoff = Math.min(Math.round((1 + Math.random()) * o.minDelayMs * 2 ** (attempt - 1)), o.maxDelayMs);
+  return Math.max(0, Math.min(backoff, Math.floor(timeLeftMs)));
 }
 
 function definedOnly(options: RetryOptions): Omit<RetryOptions, 'onRetry'> {

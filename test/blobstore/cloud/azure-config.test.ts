@@ -208,12 +208,11 @@ describe.skipIf(skipRequested('azure'))('azure credentials against azurite', () 
       accountKey: Buffer.from('not the key').toString('base64'),
       retry: { minDelayMs: 1_000, onRetry: (e) => retries.push(e) },
     });
-    const started = Date.now();
     const error = await store
       .put(`adls://${azure.account}/${TEST_CONTAINER}/config/denied`, Uint8Array.of(1))
       .catch((e: unknown) => e);
     expect((error as { statusCode?: number }).statusCode).toBe(403);
+    // onRetry reports every pause before a retry (RetryEvent.delayMs), so none means no wait.
     expect(retries).toEqual([]);
-    expect(Date.now() - started).toBeLessThan(900);
   });
 });

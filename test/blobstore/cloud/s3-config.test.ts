@@ -152,11 +152,10 @@ describe.skipIf(skipRequested('s3'))('s3 configuration against Ceph RGW', () => 
       retry: { minDelayMs: 1_000, onRetry: (e) => retries.push(e) },
     });
     try {
-      const started = Date.now();
       const error = await store.put(`s3://${TEST_BUCKET}/config/denied`, Uint8Array.of(1)).catch((e: unknown) => e);
       expect((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode).toBe(403);
+      // onRetry reports every pause before a retry (RetryEvent.delayMs), so none means no wait.
       expect(retries).toEqual([]);
-      expect(Date.now() - started).toBeLessThan(900);
     } finally {
       store.destroy();
     }

@@ -13,6 +13,7 @@ import {
 } from '../../../src/blobstore/cloud/retry.js';
 import { S3Store, type S3StoreOptions } from '../../../src/blobstore/cloud/s3-store.js';
 import { startFaultProxy, type ConnectionFault } from '../../support/fault-proxy.js';
+import { finishesWithinBudget } from '../../support/timing.js';
 import { PROJECT_ROOT, TEST_BUCKET, freePort, s3Server, skipRequested, type S3Server } from '../../support/servers.js';
 
 describe('retry classification (S3-shaped errors)', () => {
@@ -65,25 +66,35 @@ describe('retry classification (S3-shaped errors)', () => {
   });
 
   test('jittered exponential backoff with a bounded total time', async () => {
-    const times: number[] = [];
-    const started = performance.now();
+    const events: RetryEvent[] = [];
+    const retry = { retries: 100, minDelayMs: 20, maxDelayMs: 80, maxTotalMs: 600 };
+    let attempts = 0;
     const error = await withRetries(
       'always failing',
       async () => {
-        times.push(performance.now() - started);
+        attempts++;
         throw Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
       },
-      { retries: 100, minDelayMs: 20, maxDelayMs: 80, maxTotalMs: 600 },
+      { ...retry, onRetry: (e) => events.push(e) },
     ).catch((e: unknown) => e);
     expect((error as { code?: string }).code).toBe('ECONNRESET');
-    const elapsed = performance.now() - started;
-    expect(elapsed).toBeLessThan(1_200); // bounded by maxTotalMs (plus one last delay), not by 100 retries
-    expect(times.length).toBeGreaterThan(3);
-    // Delays near the end may be shortened to fit the total time (p-retry caps each delay by the
-    // time left, measured from its own start); the earlier ones are at least minDelayMs.
-    const gaps = times.slice(1).map((t, i) => t - (times[i] ?? 0));
-    expect(Math.min(...gaps.slice(0, -2))).toBeGreaterThanOrEqual(15);
-    expect(Math.max(...gaps)).toBeLessThan(80 * 2 + 50); // capped (jitter may double a delay)
+    // The delays asked for, not wall-clock gaps (see test/support/timing.ts).
+    const delays = events.map((e) => e.delayMs);
+    expect(events.map((e) => e.attempt)).toEqual(delays.map((_, i) => i + 1));
+    expect(attempts).toBe(events.length + 1);
+    // Bounded by the total time, not by the 100 retries: the pauses fit in maxTotalMs.
+    expect(delays.length).toBeGreaterThan(3);
+    expect(delays.length).toBeLessThan(retry.retries);
+    expect(delays.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(retry.maxTotalMs);
+    // Each pause: minDelayMs doubling per attempt, times a jitter factor in [1, 2), capped at
+    // maxDelayMs; only the last ones may be cut shorter to fit the time left.
+    delays.forEach((delay, i) => {
+      const base = retry.minDelayMs * 2 ** i;
+      expect(delay).toBeLessThanOrEqual(Math.min(2 * base, retry.maxDelayMs));
+      if (i < delays.length - 2) expect(delay).toBeGreaterThanOrEqual(Math.min(base, retry.maxDelayMs));
+    });
+    // Jitter: not every pause is the bare exponential value.
+    expect(delays.some((delay, i) => delay !== Math.min(retry.minDelayMs * 2 ** i, retry.maxDelayMs))).toBe(true);
   });
 });
 
@@ -184,13 +195,16 @@ describe.skipIf(skipRequested('s3'))('S3 retries against Ceph RGW', () => {
       retry: { minDelayMs: 20, maxDelayMs: 100, maxTotalMs: 1_000, onRetry: (e) => events.push(e) },
     });
     try {
-      const started = Date.now();
-      const error = await store.get(`s3://${TEST_BUCKET}/x`).catch((e: unknown) => e);
+      const error = await finishesWithinBudget(
+        store.get(`s3://${TEST_BUCKET}/x`).catch((e: unknown) => e),
+        'get from a dead endpoint',
+      );
       expect(classifyFailure(error)).toBe('transient');
-      // p-retry starts no retry that would end past maxTotalMs: it gives up somewhat before.
-      expect(Date.now() - started).toBeGreaterThanOrEqual(500);
-      expect(Date.now() - started).toBeLessThan(3_000);
+      // Retried with pauses (the delays asked for) that use up most of maxTotalMs, never more.
       expect(events.length).toBeGreaterThan(2);
+      const waited = events.reduce((sum, e) => sum + e.delayMs, 0);
+      expect(waited).toBeGreaterThanOrEqual(500);
+      expect(waited).toBeLessThanOrEqual(1_000);
     } finally {
       store.destroy();
     }

@@ -7,6 +7,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { FileBlobStore } from '../../../src/blobstore/local/file-store.js';
 import { lockPathFor } from '../../../src/blobstore/local/file-object-lock.js';
 import { PreconditionFailedError } from '../../../src/blobstore/errors.js';
+import { finishesWithinBudget } from '../../support/timing.js';
 
 // Real processes: in-process concurrency cannot show that the file store's conditional writes
 // hold across processes (the conformance suite covers the in-process case).
@@ -124,6 +125,8 @@ describe('file store across processes', () => {
 });
 
 describe('file store per-object lock', () => {
+  // Coarsest timestamp resolution of the filesystems tests run on (ext4/tmpfs: ns; some: 10 ms).
+  const TIMESTAMP_TICK_MS = 10;
   const staleAgeS = 60;
 
   async function counterWithLock(name: string, lockAgeS: number): Promise<{ uri: string; etag: string; lock: string }> {
@@ -138,9 +141,11 @@ describe('file store per-object lock', () => {
 
   test('a lock left by a killed process (old mtime) does not wedge ifMatch writes', async () => {
     const { uri, etag, lock } = await counterWithLock('stale', staleAgeS);
-    const started = Date.now();
-    await new FileBlobStore().put(uri, new TextEncoder().encode('1'), { ifMatch: etag });
-    expect(Date.now() - started).toBeLessThan(1000);
+    // Without breaking the lock the write would wait forever: the budget turns that into a failure.
+    await finishesWithinBudget(
+      new FileBlobStore().put(uri, new TextEncoder().encode('1'), { ifMatch: etag }),
+      'an ifMatch write behind a dead lock',
+    );
     expect(fs.existsSync(lock)).toBe(false);
     expect(new TextDecoder().decode(await new FileBlobStore().get(uri))).toBe('1');
   });
@@ -182,16 +187,25 @@ describe('file store per-object lock', () => {
   });
 
   test('a fresh lock is broken once it is older than lockStaleMs', async () => {
-    const { uri, etag } = await counterWithLock('expires', 0);
-    const started = Date.now();
-    await new FileBlobStore({ lockStaleMs: 300 }).put(uri, new TextEncoder().encode('1'), { ifMatch: etag });
-    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    const { uri, etag, lock } = await counterWithLock('expires', 0);
+    const lockTakenAtMs = (await fs.promises.stat(lock)).mtimeMs;
+    await finishesWithinBudget(
+      new FileBlobStore({ lockStaleMs: 300 }).put(uri, new TextEncoder().encode('1'), { ifMatch: etag }),
+      'an ifMatch write behind a lock that goes stale',
+    );
+    // Timestamps the filesystem recorded, not the test's clock: the new version was renamed into
+    // place (which sets its ctime) only once the lock was older than lockStaleMs (timestamps may
+    // be rounded to the filesystem's tick).
+    const publishedAtMs = (await fs.promises.stat(fileURLToPath(uri))).ctimeMs;
+    expect(publishedAtMs - lockTakenAtMs).toBeGreaterThanOrEqual(300 - TIMESTAMP_TICK_MS);
   });
 
   test('a waiter whose etag went stale while it waited fails', async () => {
     const { uri, etag, lock } = await counterWithLock('stale-etag', 0);
     const store = new FileBlobStore();
     const writing = store.put(uri, new TextEncoder().encode('late'), { ifMatch: etag });
+    // The handler is attached at once: the write may fail before this test gets to await it.
+    const refused = expect(writing).rejects.toBeInstanceOf(PreconditionFailedError);
     await new Promise((resolve) => setTimeout(resolve, 50));
     // A new version lands while ours waits for the lock (written behind the store's back: a
     // store write would itself wait for the lock this test holds).
@@ -199,7 +213,7 @@ describe('file store per-object lock', () => {
     await fs.promises.writeFile(`${target}.elsewhere`, 'other');
     await fs.promises.rename(`${target}.elsewhere`, target);
     await fs.promises.unlink(lock);
-    await expect(writing).rejects.toBeInstanceOf(PreconditionFailedError);
+    await refused;
     expect(new TextDecoder().decode(await store.get(uri))).toBe('other');
     expect(await fs.promises.readdir(path.join(dir, 'lock'))).not.toContainEqual(expect.stringMatching(/memocall-tmp/));
   });
