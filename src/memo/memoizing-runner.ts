@@ -32,6 +32,7 @@ import { newWriterId } from '../protocol/run-id.js';
 import { abandonOutcome, offerInvocation, takeOutcome, withdrawInvocation } from '../execute/same-process-handoff.js';
 import { runsInProcess, samethread } from '../shims/samethread.js';
 import type { Shim, ShimContext } from '../shims/shim.js';
+import { shimRequest } from '../shims/shim-request.js';
 import { prepareArguments, receiveResult, shipArguments } from '../execute/value-hooks.js';
 import { concatChunks } from '../core/concat-chunks.js';
 
@@ -371,8 +372,7 @@ export class MemoizingRunner {
     // In-process, nested calls of an abortable computation belong to it: they abort with it.
     let linked: LinkedSignal | undefined;
     const shimSignal = () => (linked ??= linkSignals(signal, lease.lostSignal)).signal!;
-    // `=`: writer ids are base64url and may start with '-'.
-    const argv = ['run', memoUri, `--writer-id=${writerId}`];
+    const request = shimRequest(memoUri, writerId);
     const ctx: ShimContext = {
       memoUri,
       functionId: spec.functionId,
@@ -382,8 +382,8 @@ export class MemoizingRunner {
       },
     };
     const run = signal
-      ? () => withComputationSignal(shimSignal(), () => this.shim(argv, ctx))
-      : () => this.shim(argv, ctx);
+      ? () => withComputationSignal(shimSignal(), () => this.shim(request, ctx))
+      : () => this.shim(request, ctx);
     offerInvocation(memoUri, invocation);
     try {
       const written = store.put(memoFile.invocation(memoUri), encodeInvocation(invocation));

@@ -42,7 +42,7 @@ function setup(): Setup {
     parking,
     remote: (args, opts = {}) =>
       finished(
-        spawnTs(opts.entry ?? 'src/cli/run-main.ts', args, {
+        spawnTs(opts.entry ?? 'src/shims/subprocess/child-main.ts', args, {
           cwd: opts.cwd ?? projectRoot,
           env: {
             MEMOCALL_TEST_ROOT: uri,

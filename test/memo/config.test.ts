@@ -74,9 +74,7 @@ describe('pure', () => {
     expect(await triple(4)).toBe(12);
     expect(await triple(4)).toBe(12);
     expect(runs).toBe(1);
-    expect(await triple.memoUri(4)).toMatch(
-      new RegExp(`^${uri}/memocall-v1/nightly/test/memo/config\\.test--triple/`),
-    );
+    expect(await triple.memoUri(4)).toMatch(new RegExp(`^${uri}/memocall-v1/nightly/test/memo/config\\.test--triple/`));
     const home = pure(async (x: number) => x, { id: 'home-check', blobRoot: 'file://~/.memocall-test-never-written' });
     expect(await home.memoUri(1)).toMatch(
       new RegExp(`^${pathToFileURL(homedir()).href}/\\.memocall-test-never-written/memocall-v1/`),

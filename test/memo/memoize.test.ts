@@ -319,9 +319,7 @@ describe('decorator form', () => {
     }
     expect(await Pipeline.fib(12)).toBe(144);
     expect(runs).toBe(13);
-    expect((Pipeline.fib as unknown as { functionId: string }).functionId).toBe(
-      'test/memo/memoize.test--Pipeline.fib',
-    );
+    expect((Pipeline.fib as unknown as { functionId: string }).functionId).toBe('test/memo/memoize.test--Pipeline.fib');
     const store = lookupBlobStore(uri);
     let results = 0;
     for await (const u of store.list(uri)) if (u.endsWith('/result')) results++;

@@ -193,9 +193,9 @@ test('the same lease holder calling the shim again (a retry after a lost answer)
   const parked = await parking.next();
   const shim = k8s({ image: 'memocall-test:1', kubeConfig: fake.kubeConfig(), pollMs: 1_000 });
   const ctx = { memoUri: parked.memoUri, functionId: square.functionId };
-  const first = shim(parked.argv, ctx);
+  const first = shim(parked.request, ctx);
   await until(() => jobsOf(parked.memoUri).length === 1, 20_000, 'the Job to be created');
-  await Promise.all([first, shim(parked.argv, ctx)]);
+  await Promise.all([first, shim(parked.request, ctx)]);
   expect(jobsOf(parked.memoUri)).toHaveLength(1);
   parked.finish();
   const value = await call;
