@@ -16,6 +16,8 @@ import { encodeRunMetadata, invokedBy, MEMOCALL_VERSION, type RunMetadata } from
 import { newRunId, newWriterId } from '../protocol/run-id.js';
 import { reportOutcome, takeInvocation } from './same-process-handoff.js';
 import type { RunRequest, RunStatus } from '../protocol/run-request.js';
+import { DEFAULTS } from '../protocol/defaults.js';
+import { settingsFromEnv } from '../protocol/settings-env.js';
 
 export type { RunRequest, RunStatus } from '../protocol/run-request.js';
 
@@ -29,8 +31,7 @@ export interface RunReport {
 
 /** Lease TTL of a run started by hand (no caller maintains its lease). */
 function manualLeaseTtlMs(): number {
-  const fromEnv = Number(process.env.MEMOCALL_LEASE_TTL_MS);
-  return fromEnv > 0 ? fromEnv : 90_000;
+  return settingsFromEnv().leaseTtlMs ?? DEFAULTS.leaseTtlMs;
 }
 
 /**

@@ -4,7 +4,8 @@ import { decodeCanonical } from '../core/canonical-decode.js';
 import type { BlobStore } from '../blobstore/blob-store.js';
 import { getIfExists } from '../blobstore/get-if-exists.js';
 import { lookupBlobStore } from '../blobstore/registry.js';
-import { DEFAULT_BLOB_ROOT, normalizeBlobRoot } from '../protocol/blob-root.js';
+import { normalizeBlobRoot } from '../protocol/blob-root.js';
+import { DEFAULTS } from '../protocol/defaults.js';
 import {
   abortErrorOf,
   contextSignal,
@@ -122,16 +123,16 @@ export class MemoizingRunner {
   private storeInstance: BlobStore | undefined;
 
   constructor(options: MemoizingRunnerOptions = {}) {
-    this.blobRoot = normalizeBlobRoot(options.blobRoot ?? DEFAULT_BLOB_ROOT);
-    this.pipelineId = options.pipelineId ?? 'default';
+    this.blobRoot = normalizeBlobRoot(options.blobRoot ?? DEFAULTS.blobRoot);
+    this.pipelineId = options.pipelineId ?? DEFAULTS.pipelineId;
     validateId(this.pipelineId, 'pipelineId');
     this.shim = options.shim ?? samethread();
-    this.rerunErrors = options.rerunErrors ?? true;
-    this.leaseTtlMs = positive(options.leaseTtlMs ?? 90_000, 'leaseTtlMs');
+    this.rerunErrors = options.rerunErrors ?? DEFAULTS.rerunErrors;
+    this.leaseTtlMs = positive(options.leaseTtlMs ?? DEFAULTS.leaseTtlMs, 'leaseTtlMs');
     this.leaseRefreshMs =
       options.leaseRefreshMs === undefined ? undefined : positive(options.leaseRefreshMs, 'leaseRefreshMs');
-    this.waitInitialMs = positive(options.waitInitialMs ?? 1_000, 'waitInitialMs');
-    this.waitMaxMs = positive(options.waitMaxMs ?? 20_000, 'waitMaxMs');
+    this.waitInitialMs = positive(options.waitInitialMs ?? DEFAULTS.waitInitialMs, 'waitInitialMs');
+    this.waitMaxMs = positive(options.waitMaxMs ?? DEFAULTS.waitMaxMs, 'waitMaxMs');
     this.signal = options.signal;
   }
 
