@@ -48,6 +48,12 @@ export class ResultCache {
     }
   }
 
+  /** Forgets every result (tests: see memo/process-state.ts). */
+  clear(): void {
+    this.entries.clear();
+    this.bytes = 0;
+  }
+
   get size(): number {
     return this.entries.size;
   }

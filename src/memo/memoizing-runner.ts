@@ -100,6 +100,16 @@ function rememberFastKey(fastKey: string, memoUri: string): void {
   fastIndex.set(fastKey, memoUri);
 }
 
+/**
+ * Forgets which calls this process resolved (tests only: see process-state.ts). Refused while a
+ * call is in flight: its callers would wait on a computation nobody could join again.
+ */
+export function forgetResolvedCallsForTests(): void {
+  if (inFlight.size > 0)
+    throw new Error(`cannot reset with ${inFlight.size} call(s) in flight: ${[...inFlight.keys()].join(', ')}`);
+  fastIndex.clear();
+}
+
 function latin1(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
 }
