@@ -17,6 +17,8 @@ export const DEFAULTS = {
   waitInitialMs: 1_000,
   /** Longest wait between two polls. */
   waitMaxMs: 20_000,
+  /** Cap of the process-wide cache of results read or written (env `MEMOCALL_RESULT_CACHE_BYTES`). */
+  resultCacheBytes: 64 * 1024 * 1024,
 } as const;
 
 /** How often a held lease is refreshed by default: half its TTL (so one missed refresh is survived). */
