@@ -7,9 +7,17 @@ module.exports = {
       name: `${layer}-imports-upward`,
       comment: `src/${layer}/ may import only lower layers (${layers.slice(0, i).join(', ') || 'none'}) and the platform`,
       severity: 'error',
-      from: { path: `^src/${layer}/` },
+      // A program's entry point (the subprocess child) is wired like any program, through setup.ts.
+      from: { path: `^src/${layer}/`, pathNot: '^src/shims/subprocess/child-main\\.ts$' },
       to: { path: `^src/(${above(i)}|index\\.ts|setup\\.ts)` },
     })),
+    {
+      name: 'child-main-imports-upward',
+      comment: 'the subprocess child program may import setup.ts and index.ts, and otherwise only what shims may',
+      severity: 'error',
+      from: { path: '^src/shims/subprocess/child-main\\.ts$' },
+      to: { path: '^src/(memo|cli)/' },
+    },
     {
       name: 'no-circular',
       severity: 'error',

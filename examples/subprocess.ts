@@ -1,5 +1,5 @@
 // Memoized functions run in child processes: each call that must compute starts
-// `node <memocall>/dist/src/cli/run-main.js run <memo-uri> --writer-id=...` (that is, `memocall
+// `node <memocall>/dist/src/shims/subprocess/child-main.js run <memo-uri> --writer-id=...` (that is, `memocall
 // run`), at most two at a time. The child imports this module to find the function, so nothing
 // at the top level may do work: `main()` only runs when this file is the program.
 //   npx tsc -p tsconfig.json && node dist/examples/subprocess.js

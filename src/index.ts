@@ -1,4 +1,5 @@
-// The public API of memocall (see shared/API.md). Nothing but re-exports.
+// The public API of memocall (see shared/API.md). Nothing but re-exports, and the wiring (setup.ts).
+import './setup.js';
 export { MemoizingRunner, type MemoizingRunnerOptions } from './memo/memoizing-runner.js';
 export {
   useRunner,
@@ -12,16 +13,11 @@ export { pipelineIdMask } from './memo/pipeline-id-mask.js';
 export { samethread } from './shims/samethread.js';
 export { subprocess, type SubprocessOptions } from './shims/subprocess/subprocess-shim.js';
 export { registerShim } from './shims/shim-registry.js';
-export type { Shim, ShimContext, ShimSlots } from './shims/shim.js';
+export type { Shim, ShimRequest, ShimContext, ShimSlots } from './shims/shim.js';
 export { withSignal } from './execute/call-signal.js';
-export {
-  runInvocation,
-  parseRunArgv,
-  RUN_EXIT,
-  type RunRequest,
-  type RunStatus,
-  type RunReport,
-} from './execute/remote-entry.js';
+export { runInvocation, type RunReport } from './execute/remote-entry.js';
+export { RUN_EXIT, type RunRequest, type RunStatus } from './protocol/run-request.js';
+export { parseRunArgv, runArgv } from './protocol/run-argv.js';
 export { RemoteError, NoResultError, type StoredError } from './protocol/errors.js';
 export { LeaseLostError, CallAbortedError, BadInvocationError } from './execute/errors.js';
 export { ConfigurationError } from './core/configuration-error.js';
@@ -38,7 +34,6 @@ export type { BlobStore, BlobHead, PutOptions, VersionedBlob } from './blobstore
 export { registerBlobStore, lookupBlobStore } from './blobstore/registry.js';
 export { BlobNotFoundError, PreconditionFailedError, UnsupportedUriError } from './blobstore/errors.js';
 
-import './files/register.js';
 export { SrcFile, localSrc, src, loadSrcFile } from './files/src-file.js';
 export { DestFile, dest, DestFileContext } from './files/dest-file.js';
 export { SrcFileContext } from './files/src-file-context.js';
@@ -70,8 +65,7 @@ export {
 } from './shims/queue/queue-worker.js';
 export { QueueJobFailedError, QueueJobLostError, QueueConnectionError } from './shims/queue/errors.js';
 
-// Cloud stores: s3://, adls:// and Azure https:// URIs, registered lazily (no SDK loads until used).
-import './blobstore/cloud/cloud-stores.js';
+// Cloud stores: s3://, adls:// and Azure https:// URIs (registered by setup.ts).
 export { configureCloudStores, type CloudStoresOptions } from './blobstore/cloud/cloud-stores.js';
 export type { S3StoreOptions } from './blobstore/cloud/s3-store.js';
 export type { AzureStoreOptions } from './blobstore/cloud/azure-store.js';

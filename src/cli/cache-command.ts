@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { UsageError } from './usage-error.js';
 import { defaultDownloadCache } from '../cache/default-cache.js';
 import { enforceCap, listEntries, sweep } from '../cache/eviction.js';
 import { formatBytes } from '../cache/progress.js';
@@ -21,7 +22,7 @@ export async function cacheCommand(
   try {
     return await runCache(args, out);
   } catch (e) {
-    if (e instanceof CacheUsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       err.write(`memocall: ${(e as Error).message}\n\n${CACHE_USAGE}`);
       return 2;
     }
@@ -72,19 +73,16 @@ async function runCache(args: string[], out: NodeJS.WritableStream): Promise<num
       return 0;
     }
     default:
-      throw new CacheUsageError(
+      throw new UsageError(
         `cache: expected ls, verify or prune, got ${sub === undefined ? 'nothing' : JSON.stringify(sub)}`,
       );
   }
 }
 
-export class CacheUsageError extends Error {}
-
 /** `1000`, `512M`, `2G`, `1.5GiB` → bytes. */
 export function parseByteCount(text: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?\s*$/i.exec(text);
-  if (!m)
-    throw new CacheUsageError(`--max-bytes: expected a byte count like 1000, 512M or 2G, got ${JSON.stringify(text)}`);
+  if (!m) throw new UsageError(`--max-bytes: expected a byte count like 1000, 512M or 2G, got ${JSON.stringify(text)}`);
   const power = ' KMGT'.indexOf((m[2] ?? '').toUpperCase() || ' ');
   return Math.floor(Number(m[1]) * 1024 ** power);
 }

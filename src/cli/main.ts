@@ -7,10 +7,10 @@ import { decodeInvocation } from '../protocol/invocation-record.js';
 import { isLeaseFree, readLease } from '../execute/lease.js';
 import { memoFile } from '../protocol/memo-uri.js';
 import { decodeResultRecord } from '../protocol/result-record.js';
-import { RUN_EXIT } from '../execute/remote-entry.js';
-import { runCommand, RUN_USAGE, RunUsageError } from './run-command.js';
-import '../blobstore/cloud/cloud-stores.js';
-import '../files/register.js';
+import { RUN_EXIT } from '../protocol/run-request.js';
+import { runCommand, RUN_USAGE } from './run-command.js';
+import '../setup.js';
+import { UsageError } from './usage-error.js';
 import { CACHE_USAGE, cacheCommand } from './cache-command.js';
 
 const USAGE = `memocall <command>
@@ -41,9 +41,9 @@ async function main(argv: string[]): Promise<number> {
       return cacheCommand(rest);
     case 'worker': {
       // Loaded on demand: only the worker needs the queue client.
-      const { workerCommand, WorkerUsageError, WORKER_USAGE } = await import('./worker-command.js');
+      const { workerCommand, WORKER_USAGE } = await import('./worker-command.js');
       return workerCommand(rest).catch((err: unknown) => {
-        if (!(err instanceof WorkerUsageError)) throw err;
+        if (!(err instanceof UsageError)) throw err;
         process.stderr.write(`memocall worker: ${err.message}\n\nusage: memocall\n${WORKER_USAGE}`);
         return 2;
       });
@@ -65,8 +65,6 @@ function onePositional(args: string[], what: string, options: NonNullable<ParseA
   if (positionals.length !== 1) throw new UsageError(`expected exactly one ${what}`);
   return { target: positionals[0]!, values };
 }
-
-class UsageError extends Error {}
 
 async function getOrNull(uri: string): Promise<Uint8Array | null> {
   try {
@@ -181,11 +179,7 @@ const exit =
   process.argv[2] === 'run' ? (code: number) => process.exit(code) : (code: number) => void (process.exitCode = code);
 
 main(process.argv.slice(2)).then(exit, (err: unknown) => {
-  if (
-    err instanceof UsageError ||
-    err instanceof RunUsageError ||
-    (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
-  ) {
+  if (err instanceof UsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
     process.stderr.write(`memocall: ${(err as Error).message}\n\n${USAGE}`);
     exit(2);
     return;

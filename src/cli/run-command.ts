@@ -1,6 +1,8 @@
-import '../blobstore/cloud/cloud-stores.js'; // s3:// and adls:// roots, registered lazily
-import '../files/register.js'; // file values (codecs and hooks) must work in every remote
-import { exitCodeOf, parseRunArgv, runInvocation, type RunRequest } from '../execute/remote-entry.js';
+import { runAndReport } from '../execute/run-and-report.js';
+import { ConfigurationError } from '../core/configuration-error.js';
+import { parseRunArgv } from '../protocol/run-argv.js';
+import type { RunRequest } from '../protocol/run-request.js';
+import { UsageError } from './usage-error.js';
 
 export const RUN_USAGE = `  run <memo-uri> [--writer-id=ID]   the remote entry: run one stored invocation
                                     exit 0 result written (or already there), 46 the function
@@ -19,22 +21,8 @@ export async function runCommand(args: string[]): Promise<number> {
       process.stderr.write(`memocall run: ignoring unknown option ${flag}\n`),
     );
   } catch (err) {
-    throw new RunUsageError((err as Error).message);
+    if (err instanceof ConfigurationError) throw new UsageError(err.message);
+    throw err;
   }
-  const { writerId } = request;
-  // A remote whose caller died (its output pipes closed) must still finish and write its result.
-  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
-  const report = await runInvocation(request);
-  // Started by a shim, only the unusual is worth a line; started by hand, say what happened.
-  if (
-    writerId === undefined ||
-    report.status === 'lease-lost' ||
-    report.status === 'already-done' ||
-    report.status === 'lost-race'
-  ) {
-    process.stderr.write(`memocall run: ${report.status}: ${report.detail} (run ${report.runId})\n`);
-  }
-  return exitCodeOf(report.status);
+  return runAndReport(request);
 }
-
-export class RunUsageError extends Error {}

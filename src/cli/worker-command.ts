@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { UsageError } from './usage-error.js';
 import { startQueueWorker, type QueueWorkerJobEnd } from '../shims/queue/queue-worker.js';
 
 export const WORKER_USAGE = `  worker --queue <redis-url> [--concurrency N] [--lock-ms MS] [--stalled-interval-ms MS]
@@ -13,11 +14,9 @@ const positiveInt = (flag: string, text: string | undefined, fallback: number): 
   if (text === undefined) return fallback;
   const value = Number(text);
   if (!Number.isInteger(value) || value < 1)
-    throw new WorkerUsageError(`${flag} must be a whole number ≥ 1, got ${JSON.stringify(text)}`);
+    throw new UsageError(`${flag} must be a whole number ≥ 1, got ${JSON.stringify(text)}`);
   return value;
 };
-
-export class WorkerUsageError extends Error {}
 
 /**
  * `memocall worker --queue <redis-url> ...`: runs until told to stop, then exits the process
@@ -39,9 +38,9 @@ export async function workerCommand(args: string[]): Promise<number> {
       },
     }) as { values: Record<string, string | undefined> });
   } catch (err) {
-    throw new WorkerUsageError((err as Error).message);
+    throw new UsageError((err as Error).message);
   }
-  if (!values.queue) throw new WorkerUsageError('worker needs --queue <redis-url>');
+  if (!values.queue) throw new UsageError('worker needs --queue <redis-url>');
   const concurrency = positiveInt('--concurrency', values.concurrency, 1);
   const graceMs = positiveInt('--shutdown-grace-ms', values['shutdown-grace-ms'], 30_000);
   const lockDurationMs = positiveInt('--lock-ms', values['lock-ms'], 30_000);

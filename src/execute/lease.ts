@@ -4,6 +4,7 @@ import type { BlobStore, VersionedBlob } from '../blobstore/blob-store.js';
 import { BlobNotFoundError, PreconditionFailedError } from '../blobstore/errors.js';
 import { LeaseLostError } from './errors.js';
 import { onTermination } from './termination.js';
+import { defaultLeaseRefreshMs } from '../protocol/defaults.js';
 
 const debug = debuglog('memocall');
 
@@ -157,7 +158,7 @@ export class HeldLease {
     this.generation = record.generation;
     this.record = record;
     this.etag = etag;
-    this.refreshMs = Math.max(10, opts.refreshMs ?? Math.floor(opts.ttlMs / 2));
+    this.refreshMs = Math.max(10, opts.refreshMs ?? defaultLeaseRefreshMs(opts.ttlMs));
     // An adopted lease was confirmed by the reader of someone else's write: no write of ours yet.
     this.confirmedAt = mayRelease ? record.heartbeatAt : -Infinity;
   }

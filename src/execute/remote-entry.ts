@@ -3,7 +3,6 @@ import type { BlobStore } from '../blobstore/blob-store.js';
 import { PreconditionFailedError } from '../blobstore/errors.js';
 import { lookupBlobStore } from '../blobstore/registry.js';
 import { BadInvocationError, LeaseLostError } from './errors.js';
-import { ConfigurationError } from '../core/configuration-error.js';
 import { encodeErrorRecord, toStoredError } from '../protocol/error-record.js';
 import { runInInvocation } from './invocation-context.js';
 import { finalizeResult } from './value-hooks.js';
@@ -16,25 +15,11 @@ import { processResultCache } from './result-cache.js';
 import { encodeRunMetadata, invokedBy, MEMOCALL_VERSION, type RunMetadata } from '../protocol/run-metadata.js';
 import { newRunId, newWriterId } from '../protocol/run-id.js';
 import { reportOutcome, takeInvocation } from './same-process-handoff.js';
+import type { RunRequest, RunStatus } from '../protocol/run-request.js';
+import { DEFAULTS } from '../protocol/defaults.js';
+import { settingsFromEnv } from '../protocol/settings-env.js';
 
-/** Exit codes of `memocall run`, so shims (and Kubernetes pod failure policies) can tell them apart. */
-export const RUN_EXIT = {
-  /** `result` is written: by this run, by an earlier one (nothing ran), or by a racing one. */
-  ok: 0,
-  /** memocall itself failed (storage, a bad invocation, a missing module...): nothing was written. */
-  internal: 1,
-  /** The user's function threw; `error` is written. */
-  userError: 46,
-  /** The lease belongs to another writer: the function was not run, or its result not written. */
-  leaseLost: 47,
-} as const;
-
-/**
- * `ok`: this run wrote `result`. `already-done`: a result existed, nothing ran. `lost-race`: the
- * function ran but another run's result was first. `user-error`: `error` is written.
- * `lease-lost`: the lease is another writer's, so nothing (more) was written.
- */
-export type RunStatus = 'ok' | 'already-done' | 'lost-race' | 'user-error' | 'lease-lost';
+export type { RunRequest, RunStatus } from '../protocol/run-request.js';
 
 export interface RunReport {
   status: RunStatus;
@@ -44,51 +29,9 @@ export interface RunReport {
   detail: string;
 }
 
-export interface RunRequest {
-  memoUri: string;
-  /**
-   * The caller's lease writer id: the run is fenced by it (checked before running and before
-   * writing). Absent (a person running `memocall run <uri>` to debug): the run takes a lease of
-   * its own, so it never races a live caller, and skips the work if a result already exists.
-   */
-  writerId?: string;
-}
-
-/** Exit code of `memocall run` for a status. */
-export function exitCodeOf(status: RunStatus): number {
-  if (status === 'user-error') return RUN_EXIT.userError;
-  if (status === 'lease-lost') return RUN_EXIT.leaseLost;
-  return RUN_EXIT.ok;
-}
-
-/**
- * `['run', memoUri, '--writer-id=ID']` (or `'--writer-id', ID`) → a run request. Other flags are
- * ignored, so an older remote still serves a newer caller; `onUnknown` hears of them.
- */
-export function parseRunArgv(argv: readonly string[], onUnknown?: (flag: string) => void): RunRequest {
-  const [command, ...rest] = argv;
-  const positionals: string[] = [];
-  let writerId: string | undefined;
-  for (let i = 0; i < rest.length; i++) {
-    const arg = rest[i]!;
-    if (arg === '--writer-id') writerId = rest[++i];
-    else if (arg.startsWith('--writer-id=')) writerId = arg.slice('--writer-id='.length);
-    else if (arg.startsWith('--')) onUnknown?.(arg);
-    else positionals.push(arg);
-  }
-  const memoUri = positionals[0];
-  if (command !== 'run' || memoUri === undefined || positionals.length > 1 || writerId === '') {
-    throw new ConfigurationError(`expected: run <memo-uri> [--writer-id=ID], got: ${argv.join(' ')}`);
-  }
-  const request: RunRequest = { memoUri: memoUri.replace(/\/+$/, '') };
-  if (writerId !== undefined) request.writerId = writerId;
-  return request;
-}
-
 /** Lease TTL of a run started by hand (no caller maintains its lease). */
 function manualLeaseTtlMs(): number {
-  const fromEnv = Number(process.env.MEMOCALL_LEASE_TTL_MS);
-  return fromEnv > 0 ? fromEnv : 90_000;
+  return settingsFromEnv().leaseTtlMs ?? DEFAULTS.leaseTtlMs;
 }
 
 /**

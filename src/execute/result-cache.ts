@@ -1,4 +1,5 @@
 import { decodeCanonical } from '../core/canonical-decode.js';
+import { DEFAULTS } from '../protocol/defaults.js';
 
 interface Entry {
   bytes: Uint8Array;
@@ -48,10 +49,18 @@ export class ResultCache {
     }
   }
 
+  /** Forgets every result (tests: see memo/process-state.ts). */
+  clear(): void {
+    this.entries.clear();
+    this.bytes = 0;
+  }
+
   get size(): number {
     return this.entries.size;
   }
 }
 
-/** Default cap of the process-wide cache: `MEMOCALL_RESULT_CACHE_BYTES`, else 64 MiB. */
-export const processResultCache = new ResultCache(Number(process.env.MEMOCALL_RESULT_CACHE_BYTES) || 64 * 1024 * 1024);
+/** Cap of the process-wide cache: `MEMOCALL_RESULT_CACHE_BYTES`, else the default (64 MiB). */
+export const processResultCache = new ResultCache(
+  Number(process.env.MEMOCALL_RESULT_CACHE_BYTES) || DEFAULTS.resultCacheBytes,
+);

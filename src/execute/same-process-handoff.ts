@@ -54,3 +54,10 @@ export function takeOutcome(memoUri: string, writerId: string): LocalOutcome | u
   outcomes.delete(key);
   return outcome;
 }
+
+/** Forgets every hand-over (tests only, between calls: see memo/process-state.ts). */
+export function forgetHandoffsForTests(): void {
+  invocations.clear();
+  outcomes.clear();
+  abandoned.clear();
+}

@@ -9,7 +9,7 @@ import './file-codecs.js';
 import { finalizeResultFiles, receiveResultFiles } from './result-files.js';
 
 // Importing this module makes file values work in arguments and results: their codecs and the
-// runner hooks that hash, upload and point at files. `memocall` (src/index.ts) and the CLI import it.
+// runner hooks that hash, upload and point at files. src/setup.ts is the one module that imports it.
 registerArgumentPreparer(prepareFileArguments);
 registerArgumentShipper(shipFileArguments);
 registerResultFinalizer(finalizeResultFiles);

@@ -1,12 +1,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigurationError } from '../core/configuration-error.js';
+import { DEFAULTS } from '../protocol/defaults.js';
+import { settingsFromEnv } from '../protocol/settings-env.js';
 
 /** What `pure` reads from `memocall.config.json`, `MEMOCALL_*` variables and its options. */
 export interface MemocallConfig {
   /** Default `file://~/.memocall`. Env `MEMOCALL_BLOB_ROOT`. */
   blobRoot: string;
-  /** Default `magic`. Env `MEMOCALL_PIPELINE_ID`. */
+  /** Default `default`. Env `MEMOCALL_PIPELINE_ID`. */
   pipelineId: string;
   /** `samethread` (default), `off`, or another registered shim name. Env `MEMOCALL_SHIM`. */
   shim: string;
@@ -18,12 +20,12 @@ export interface MemocallConfig {
 
 export const CONFIG_FILE = 'memocall.config.json';
 
-const DEFAULTS: MemocallConfig = {
-  blobRoot: 'file://~/.memocall',
-  pipelineId: 'magic',
-  shim: 'samethread',
-  rerunErrors: true,
-  leaseTtlMs: 90_000,
+const CONFIG_DEFAULTS: MemocallConfig = {
+  blobRoot: DEFAULTS.blobRoot,
+  pipelineId: DEFAULTS.pipelineId,
+  shim: DEFAULTS.shim,
+  rerunErrors: DEFAULTS.rerunErrors,
+  leaseTtlMs: DEFAULTS.leaseTtlMs,
 };
 
 /** Options > environment > config file (found upward from `cwd`) > defaults. */
@@ -33,13 +35,7 @@ export function resolveConfig(
   cwd = process.cwd(),
 ): MemocallConfig {
   const file = readConfigFile(cwd);
-  const fromEnv: Partial<MemocallConfig> = {};
-  if (env.MEMOCALL_BLOB_ROOT) fromEnv.blobRoot = env.MEMOCALL_BLOB_ROOT;
-  if (env.MEMOCALL_PIPELINE_ID) fromEnv.pipelineId = env.MEMOCALL_PIPELINE_ID;
-  if (env.MEMOCALL_SHIM) fromEnv.shim = env.MEMOCALL_SHIM;
-  if (env.MEMOCALL_RERUN_ERRORS) fromEnv.rerunErrors = parseBoolean(env.MEMOCALL_RERUN_ERRORS, 'MEMOCALL_RERUN_ERRORS');
-  if (env.MEMOCALL_LEASE_TTL_MS) fromEnv.leaseTtlMs = parseMs(env.MEMOCALL_LEASE_TTL_MS, 'MEMOCALL_LEASE_TTL_MS');
-  return { ...DEFAULTS, ...defined(file), ...fromEnv, ...defined(options) };
+  return { ...CONFIG_DEFAULTS, ...defined(file), ...settingsFromEnv(env), ...defined(options) };
 }
 
 function readConfigFile(cwd: string): Partial<MemocallConfig> {
@@ -85,19 +81,6 @@ function parseConfigFile(file: string): Partial<MemocallConfig> {
     }
   }
   return config;
-}
-
-function parseBoolean(value: string, name: string): boolean {
-  if (value === '1' || value === 'true') return true;
-  if (value === '0' || value === 'false') return false;
-  throw new ConfigurationError(`${name} must be 1/true or 0/false, got ${JSON.stringify(value)}`);
-}
-
-function parseMs(value: string, name: string): number {
-  const ms = Number(value);
-  if (!(ms > 0))
-    throw new ConfigurationError(`${name} must be a positive number of milliseconds, got ${JSON.stringify(value)}`);
-  return ms;
 }
 
 function defined<T extends object>(values: T): Partial<T> {

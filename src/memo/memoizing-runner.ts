@@ -4,7 +4,8 @@ import { decodeCanonical } from '../core/canonical-decode.js';
 import type { BlobStore } from '../blobstore/blob-store.js';
 import { getIfExists } from '../blobstore/get-if-exists.js';
 import { lookupBlobStore } from '../blobstore/registry.js';
-import { DEFAULT_BLOB_ROOT, normalizeBlobRoot } from '../protocol/blob-root.js';
+import { normalizeBlobRoot } from '../protocol/blob-root.js';
+import { DEFAULTS } from '../protocol/defaults.js';
 import {
   abortErrorOf,
   contextSignal,
@@ -32,6 +33,7 @@ import { newWriterId } from '../protocol/run-id.js';
 import { abandonOutcome, offerInvocation, takeOutcome, withdrawInvocation } from '../execute/same-process-handoff.js';
 import { runsInProcess, samethread } from '../shims/samethread.js';
 import type { Shim, ShimContext } from '../shims/shim.js';
+import { shimRequest } from '../shims/shim-request.js';
 import { prepareArguments, receiveResult, shipArguments } from '../execute/value-hooks.js';
 import { concatChunks } from '../core/concat-chunks.js';
 
@@ -98,6 +100,16 @@ function rememberFastKey(fastKey: string, memoUri: string): void {
   fastIndex.set(fastKey, memoUri);
 }
 
+/**
+ * Forgets which calls this process resolved (tests only: see process-state.ts). Refused while a
+ * call is in flight: its callers would wait on a computation nobody could join again.
+ */
+export function forgetResolvedCallsForTests(): void {
+  if (inFlight.size > 0)
+    throw new Error(`cannot reset with ${inFlight.size} call(s) in flight: ${[...inFlight.keys()].join(', ')}`);
+  fastIndex.clear();
+}
+
 function latin1(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
 }
@@ -121,16 +133,16 @@ export class MemoizingRunner {
   private storeInstance: BlobStore | undefined;
 
   constructor(options: MemoizingRunnerOptions = {}) {
-    this.blobRoot = normalizeBlobRoot(options.blobRoot ?? DEFAULT_BLOB_ROOT);
-    this.pipelineId = options.pipelineId ?? 'default';
+    this.blobRoot = normalizeBlobRoot(options.blobRoot ?? DEFAULTS.blobRoot);
+    this.pipelineId = options.pipelineId ?? DEFAULTS.pipelineId;
     validateId(this.pipelineId, 'pipelineId');
     this.shim = options.shim ?? samethread();
-    this.rerunErrors = options.rerunErrors ?? true;
-    this.leaseTtlMs = positive(options.leaseTtlMs ?? 90_000, 'leaseTtlMs');
+    this.rerunErrors = options.rerunErrors ?? DEFAULTS.rerunErrors;
+    this.leaseTtlMs = positive(options.leaseTtlMs ?? DEFAULTS.leaseTtlMs, 'leaseTtlMs');
     this.leaseRefreshMs =
       options.leaseRefreshMs === undefined ? undefined : positive(options.leaseRefreshMs, 'leaseRefreshMs');
-    this.waitInitialMs = positive(options.waitInitialMs ?? 1_000, 'waitInitialMs');
-    this.waitMaxMs = positive(options.waitMaxMs ?? 20_000, 'waitMaxMs');
+    this.waitInitialMs = positive(options.waitInitialMs ?? DEFAULTS.waitInitialMs, 'waitInitialMs');
+    this.waitMaxMs = positive(options.waitMaxMs ?? DEFAULTS.waitMaxMs, 'waitMaxMs');
     this.signal = options.signal;
   }
 
@@ -371,8 +383,7 @@ export class MemoizingRunner {
     // In-process, nested calls of an abortable computation belong to it: they abort with it.
     let linked: LinkedSignal | undefined;
     const shimSignal = () => (linked ??= linkSignals(signal, lease.lostSignal)).signal!;
-    // `=`: writer ids are base64url and may start with '-'.
-    const argv = ['run', memoUri, `--writer-id=${writerId}`];
+    const request = shimRequest(memoUri, writerId);
     const ctx: ShimContext = {
       memoUri,
       functionId: spec.functionId,
@@ -382,8 +393,8 @@ export class MemoizingRunner {
       },
     };
     const run = signal
-      ? () => withComputationSignal(shimSignal(), () => this.shim(argv, ctx))
-      : () => this.shim(argv, ctx);
+      ? () => withComputationSignal(shimSignal(), () => this.shim(request, ctx))
+      : () => this.shim(request, ctx);
     offerInvocation(memoUri, invocation);
     try {
       const written = store.put(memoFile.invocation(memoUri), encodeInvocation(invocation));

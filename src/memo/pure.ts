@@ -15,6 +15,11 @@ export interface PureOptions extends UseRunnerOptions {
 
 const runners = new Map<string, MemoizingRunner>();
 
+/** Forgets the runners `pure` built (tests only: see process-state.ts); wrappers made before keep theirs. */
+export function forgetPureRunnersForTests(): void {
+  runners.clear();
+}
+
 /**
  * The easy button: `useRunner` with a runner built from configuration (options >
  * `MEMOCALL_*` environment > `memocall.config.json` > defaults), resolved at the first call.

@@ -3,9 +3,6 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { trimSlash } from './memo-uri.js';
 
-/** The default blob root of `pure` and of a runner given none. */
-export const DEFAULT_BLOB_ROOT = 'file://~/.memocall';
-
 /**
  * A blob root as users write it → the canonical URI every process agrees on:
  * `file://~/x` and `~/x` expand the home directory, a plain path becomes a `file://` URI.

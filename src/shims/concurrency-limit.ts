@@ -1,5 +1,6 @@
 import { abortErrorOf } from '../execute/call-signal.js';
 import type { ShimSlots } from './shim.js';
+import { ConfigurationError } from '../core/configuration-error.js';
 
 /**
  * At most `limit` holders at once, first come first served. A waiter whose signal fires leaves
@@ -11,7 +12,7 @@ export class ConcurrencyLimit implements ShimSlots {
 
   constructor(readonly limit: number) {
     if (!Number.isInteger(limit) || limit < 1)
-      throw new RangeError(`concurrency must be a positive integer, got ${limit}`);
+      throw new ConfigurationError(`concurrency must be a positive integer, got ${limit}`);
   }
 
   get running(): number {

@@ -1,4 +1,4 @@
-import { parseRunArgv, runInvocation } from '../execute/remote-entry.js';
+import { runInvocation } from '../execute/remote-entry.js';
 import type { Shim } from './shim.js';
 
 /** Marks shims that run the invocation in the calling process (the in-memory hand-over applies). */
@@ -6,8 +6,8 @@ export const IN_PROCESS = Symbol('memocall.inProcessShim');
 
 /** The default shim: runs the invocation in the calling process, on the caller's event loop. */
 export function samethread(): Shim {
-  const shim: Shim = async (argv) => {
-    await runInvocation(parseRunArgv(argv));
+  const shim: Shim = async ({ memoUri, writerId }) => {
+    await runInvocation({ memoUri, writerId });
   };
   return Object.assign(shim, { [IN_PROCESS]: true });
 }

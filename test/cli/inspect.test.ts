@@ -1,7 +1,10 @@
 import { expect, test } from 'vitest';
-import { MemoizingRunner, useRunner } from '../../src/index.js';
+import { lookupBlobStore, MemoizingRunner, useRunner } from '../../src/index.js';
+import { readLease } from '../../src/execute/lease.js';
+import { memoFile } from '../../src/protocol/memo-uri.js';
 import { runCommand } from '../support/child.js';
 import { useTempDir } from '../support/temp-dir.js';
+import { until } from '../support/until.js';
 
 const tempDir = useTempDir();
 const cli = (...args: string[]) => runCommand(process.execPath, ['dist/src/cli/main.js', ...args]);
@@ -25,7 +28,12 @@ test('inspect, lease, ls and summarize show what is stored, readably', async () 
   await expect(fail(7)).rejects.toThrow('bad n 7');
   const okUri = await describePoint.memoUri({ x: 1, y: 2 }, new Set(['a', 'b']));
   const failUri = await fail.memoUri(7);
-  await new Promise((r) => setTimeout(r, 100)); // the successful call releases its lease in the background
+  // The successful call releases its lease in the background.
+  await until(
+    async () => (await readLease(lookupBlobStore(okUri), memoFile.lease(okUri)))?.record.releasedAt !== undefined,
+    10_000,
+    'the lease to be released',
+  );
 
   const inspected = await cli('inspect', okUri);
   expect(inspected.code, inspected.stderr).toBe(0);

@@ -70,7 +70,7 @@ describe('a stale runner cannot overwrite', () => {
     const call = nap(1_500);
     const parked = await parking.next(); // writer A holds the lease
     const store = lookupBlobStore(uri);
-    const runA = spawnTs('src/cli/run-main.ts', parked.argv, { env });
+    const runA = spawnTs('src/shims/subprocess/child-main.ts', parked.argv, { env });
     const doneA = finished(runA);
     await waitForLine(runA, 'started');
     await takeOver(store, memoFile.lease(parked.memoUri), 'writer-B');
@@ -82,7 +82,9 @@ describe('a stale runner cannot overwrite', () => {
     expect(metaOf(parked.memoUri)).toMatchObject([{ outcome: 'lease-lost' }]);
     expect(metaOf(parked.memoUri)[0]!.detail).toContain('writer-B');
 
-    const b = await finished(spawnTs('src/cli/run-main.ts', ['run', parked.memoUri, '--writer-id=writer-B'], { env }));
+    const b = await finished(
+      spawnTs('src/shims/subprocess/child-main.ts', ['run', parked.memoUri, '--writer-id=writer-B'], { env }),
+    );
     expect(b.code, b.stderr).toBe(RUN_EXIT.ok);
     const stored = decodeResultRecord(await store.get(memoFile.result(parked.memoUri)));
     expect(stored.writerId).toBe('writer-B');
@@ -101,7 +103,7 @@ describe('a stale runner cannot overwrite', () => {
     useTestRunner(new MemoizingRunner({ blobRoot: uri, shim: parking.shim, leaseTtlMs: 1_000 }));
     const call = nap(60_000).catch((e: unknown) => e);
     const parked = await parking.next();
-    const runA = spawnTs('src/cli/run-main.ts', parked.argv, { env: { MEMOCALL_TEST_ROOT: uri } });
+    const runA = spawnTs('src/shims/subprocess/child-main.ts', parked.argv, { env: { MEMOCALL_TEST_ROOT: uri } });
     const doneA = finished(runA);
     await waitForLine(runA, 'started');
     const takenAt = Date.now();
@@ -111,10 +113,11 @@ describe('a stale runner cannot overwrite', () => {
     expect(Date.now() - takenAt).toBeLessThan(30_000); // not the 60 s nap
     expect(metaOf(parked.memoUri)[0]?.detail).toContain('stopped while running');
     // The caller's side notices too, at its next heartbeat.
-    for (let i = 0; i < 100 && !parked.signal?.aborted; i++) await sleep(50);
-    expect(parked.signal?.aborted).toBe(true);
+    const signal = parked.signal!;
+    await new Promise((resolve) =>
+      signal.aborted ? resolve(undefined) : signal.addEventListener('abort', resolve, { once: true }),
+    );
     parked.finish();
-    await sleep(100);
     await lookupBlobStore(uri).put(
       memoFile.result(parked.memoUri),
       encodeResult('by B', { runId: 'b', writerId: 'writer-B', functionId: 'x', finishedAt: '' }).record,

@@ -25,7 +25,7 @@ interface Setup {
   /** `memocall run ...` in a child process; resolves with its exit code and output. */
   remote(
     args: string[],
-    opts?: { cwd?: string; entry?: string; codeRootFromInvocation?: boolean },
+    opts?: { cwd?: string; entry?: string; codeRootFromInvocation?: boolean; env?: Record<string, string> },
   ): ReturnType<typeof finished>;
   executions(): string[];
 }
@@ -42,12 +42,13 @@ function setup(): Setup {
     parking,
     remote: (args, opts = {}) =>
       finished(
-        spawnTs(opts.entry ?? 'src/cli/run-main.ts', args, {
+        spawnTs(opts.entry ?? 'src/shims/subprocess/child-main.ts', args, {
           cwd: opts.cwd ?? projectRoot,
           env: {
             MEMOCALL_TEST_ROOT: uri,
             MEMOCALL_TEST_LOG: log,
             ...(opts.codeRootFromInvocation ? {} : { MEMOCALL_CODE_ROOT: projectRoot }),
+            ...opts.env,
           },
         }),
       ),
@@ -171,6 +172,18 @@ describe('exit codes', () => {
 });
 
 describe('by hand (no --writer-id)', () => {
+  test('a lease TTL from the environment is read strictly: MEMOCALL_LEASE_TTL_MS=abc is refused, naming the variable', async () => {
+    const s = setup();
+    const call = double(10);
+    const parked = await s.parking.next();
+    parked.finish();
+    await expect(call).rejects.toMatchObject({ name: 'NoResultError' });
+    const run = await s.remote(['run', parked.memoUri], { env: { MEMOCALL_LEASE_TTL_MS: 'abc' } });
+    expect(run.code).toBe(RUN_EXIT.internal);
+    expect(run.stderr).toContain('MEMOCALL_LEASE_TTL_MS must be a positive number of milliseconds, got "abc"');
+    expect(s.executions()).toEqual([]);
+  }, 60_000);
+
   test('with a result already stored it says so and runs nothing (exit 0)', async () => {
     const s = setup();
     const call = double(8);

@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { Shim } from '../../src/shims/shim.js';
 import { projectRoot, tsxLoader } from '../support/child.js';
 
@@ -12,15 +11,14 @@ import { projectRoot, tsxLoader } from '../support/child.js';
  */
 export function childRunShim(env: Record<string, string> = {}): Shim & { runs: number; stderr: string[] } {
   const state = { runs: 0, stderr: [] as string[] };
-  const shim: Shim = (argv) =>
+  const shim: Shim = ({ argv }) =>
     new Promise<void>((resolve, reject) => {
       state.runs++;
-      // The cloud schemes are registered up front (lazily: no SDK is loaded unless used); they
-      // take their endpoints and credentials from the environment.
-      const cloud = pathToFileURL(path.join(projectRoot, 'src/blobstore/cloud/cloud-stores.ts')).href;
+      // The CLI registers the cloud schemes itself (setup.ts); they take their endpoints and
+      // credentials from the environment.
       const child = spawn(
         process.execPath,
-        ['--import', tsxLoader, '--import', cloud, path.join(projectRoot, 'src/cli/main.ts'), ...argv],
+        ['--import', tsxLoader, path.join(projectRoot, 'src/cli/main.ts'), ...argv],
         {
           cwd: process.cwd(),
           env: { ...process.env, ...env, MEMOCALL_CODE_ROOT: projectRoot },

@@ -10,6 +10,7 @@ import { readLease, tryAcquireLease } from '../../src/execute/lease.js';
 import { memoFile } from '../../src/protocol/memo-uri.js';
 import { add, setRunnerSignal, slow, timed } from '../fixtures/subprocess-functions.js';
 import { useTempDir } from '../support/temp-dir.js';
+import { until } from '../support/until.js';
 
 const tempDir = useTempDir();
 
@@ -44,14 +45,6 @@ const gone = (pid: number) => {
     return true;
   }
 };
-
-async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 const filesUnder = (dir: string) =>
   existsSync(dir)
@@ -127,7 +120,9 @@ describe('through the subprocess shim', () => {
   test('a call queued for a slot (concurrency 1) stops queueing on abort, without ever taking its lease', async () => {
     setup(1);
     const holding = timed(2_000, 'hold');
-    await sleep(200);
+    // The slot is taken before the lease: once the lease exists, the only slot is held.
+    const holdLease = fileURLToPath(memoFile.lease(await timed.memoUri(2_000, 'hold')));
+    await until(() => existsSync(holdLease), 60_000, 'the first call to hold the slot');
     const error = await withSignal(AbortSignal.timeout(300), () => add(8, 8)).catch((e: unknown) => e);
     expect(error).toMatchObject({ name: 'AbortError' });
     expect(existsSync(fileURLToPath(memoFile.lease(await add.memoUri(8, 8))))).toBe(false);
@@ -159,7 +154,7 @@ describe('in the same process (samethread)', () => {
     const controller = new AbortController();
     const quitter = withSignal(controller.signal, () => slowDouble(4)).catch((e: unknown) => e);
     const stayer = slowDouble(4);
-    await sleep(100);
+    await until(() => runs === 1, 5_000, 'the shared computation to start');
     controller.abort();
     expect(await quitter).toMatchObject({ name: 'AbortError' });
     expect(await stayer).toBe(8);
@@ -183,9 +178,11 @@ describe('in the same process (samethread)', () => {
     expect(error).toMatchObject({ name: 'AbortError' });
     expect((await readLease(lookupBlobStore(memoUri), memoFile.lease(memoUri)))?.record.releasedAt).toBeDefined();
     await until(() => finished, 5_000, 'the function to end');
-    await sleep(200);
+    // The run's record is its last write: once it is there, the run has ended.
+    const metaDir = path.join(fileURLToPath(memoUri), 'meta');
+    await until(() => filesUnder(metaDir).some((f) => f.endsWith('.json')), 5_000, 'the run to record its end');
     expect(existsSync(fileURLToPath(memoFile.result(memoUri)))).toBe(false);
-    const meta = filesUnder(path.join(fileURLToPath(memoUri), 'meta'));
+    const meta = filesUnder(metaDir);
     expect(meta).toHaveLength(1);
     expect(JSON.parse(readFileSync(path.join(fileURLToPath(memoUri), 'meta', meta[0]!), 'utf8'))).toMatchObject({
       outcome: 'lease-lost',
@@ -208,16 +205,25 @@ describe('in the same process (samethread)', () => {
       },
       { id: 'abort/inner' },
     );
-    const outerFn = useRunner(runner, async (x: number) => (await innerFn(x)) + (await innerFn(x + 1)), {
-      id: 'abort/outer',
-    });
+    let outerEnded = false;
+    const outerFn = useRunner(
+      runner,
+      async (x: number) => {
+        try {
+          return (await innerFn(x)) + (await innerFn(x + 1));
+        } finally {
+          outerEnded = true;
+        }
+      },
+      { id: 'abort/outer' },
+    );
     const controller = new AbortController();
     const call = withSignal(controller.signal, () => outerFn(1)).catch((e: unknown) => e);
     await until(() => innerStarted, 5_000, 'the inner call');
     controller.abort();
     expect(await call).toMatchObject({ name: 'AbortError' });
     await until(() => innerDone, 5_000, 'the first inner call to end');
-    await sleep(300);
+    await until(() => outerEnded, 5_000, 'the outer body to end');
     // The outer body's second inner call was refused: no memo entry for it.
     expect(existsSync(fileURLToPath(await innerFn.memoUri(2)))).toBe(false);
   });

@@ -3,7 +3,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, test, vi } from 'vitest';
-import { ConfigurationError, pure, resolveConfig } from '../../src/index.js';
+import { ConfigurationError, MemoizingRunner, pure, resolveConfig } from '../../src/index.js';
 import { useTempDir } from '../support/temp-dir.js';
 
 const tempDir = useTempDir();
@@ -13,11 +13,20 @@ describe('resolveConfig: options > MEMOCALL_* env > memocall.config.json > defau
     const { dir } = tempDir();
     expect(resolveConfig({}, {}, dir)).toEqual({
       blobRoot: 'file://~/.memocall',
-      pipelineId: 'magic',
+      pipelineId: 'default',
       shim: 'samethread',
       rerunErrors: true,
       leaseTtlMs: 90_000,
     });
+  });
+
+  test('pure and a MemoizingRunner given no settings agree on every default', () => {
+    const config = resolveConfig({}, {}, tempDir().dir);
+    const runner = new MemoizingRunner();
+    expect(runner.pipelineId).toBe(config.pipelineId);
+    expect(runner.leaseTtlMs).toBe(config.leaseTtlMs);
+    expect(runner.rerunErrors).toBe(config.rerunErrors);
+    expect(runner.blobRoot).toBe(new MemoizingRunner({ blobRoot: config.blobRoot }).blobRoot);
   });
 
   test('each layer overrides the one below it, setting by setting', () => {
@@ -56,6 +65,10 @@ describe('resolveConfig: options > MEMOCALL_* env > memocall.config.json > defau
     expect(() => resolveConfig({}, { MEMOCALL_LEASE_TTL_MS: 'soon' }, tempDir().dir)).toThrow(
       /MEMOCALL_LEASE_TTL_MS must be a positive number/,
     );
+    expect(() => resolveConfig({}, { MEMOCALL_LEASE_TTL_MS: 'Infinity' }, tempDir().dir)).toThrow(ConfigurationError);
+    expect(() => resolveConfig({}, { MEMOCALL_RERUN_ERRORS: 'yes' }, tempDir().dir)).toThrow(
+      /MEMOCALL_RERUN_ERRORS must be 1\/true or 0\/false/,
+    );
   });
 });
 
@@ -74,9 +87,7 @@ describe('pure', () => {
     expect(await triple(4)).toBe(12);
     expect(await triple(4)).toBe(12);
     expect(runs).toBe(1);
-    expect(await triple.memoUri(4)).toMatch(
-      new RegExp(`^${uri}/memocall-v1/nightly/test/memo/config\\.test--triple/`),
-    );
+    expect(await triple.memoUri(4)).toMatch(new RegExp(`^${uri}/memocall-v1/nightly/test/memo/config\\.test--triple/`));
     const home = pure(async (x: number) => x, { id: 'home-check', blobRoot: 'file://~/.memocall-test-never-written' });
     expect(await home.memoUri(1)).toMatch(
       new RegExp(`^${pathToFileURL(homedir()).href}/\\.memocall-test-never-written/memocall-v1/`),

@@ -12,6 +12,7 @@ import {
   ConfigurationError,
 } from '../../src/index.js';
 import { useTempDir } from '../support/temp-dir.js';
+import { asNewProcess } from '../support/fresh-process.js';
 
 const tempDir = useTempDir();
 
@@ -52,6 +53,7 @@ describe('memo hits', () => {
     };
     const first = useRunner(new MemoizingRunner({ blobRoot: uri }), body, { id: 'hits/sum' });
     const value = await first({ a: 1, b: [2, 3] });
+    asNewProcess(); // nothing remembered in memory: the hit must come from storage
     const second = useRunner(new MemoizingRunner({ blobRoot: uri }), body, { id: 'hits/sum' });
     expect(await second({ b: [2, 3], a: 1 })).toEqual(value); // key order does not matter
     expect(value).toEqual({ sum: 6, when: new Date(0), big: 2n ** 70n });
@@ -199,6 +201,7 @@ describe('errors', () => {
     const original = await first(1).catch((e: unknown) => e);
     expect(original).toBeInstanceOf(QuotaError);
 
+    asNewProcess();
     const stored = useRunner(new MemoizingRunner({ blobRoot: uri, rerunErrors: false }), body, { id: 'errors/quota' });
     const remote = (await stored(1).catch((e: unknown) => e)) as RemoteError;
     expect(runs).toBe(1);
@@ -319,9 +322,7 @@ describe('decorator form', () => {
     }
     expect(await Pipeline.fib(12)).toBe(144);
     expect(runs).toBe(13);
-    expect((Pipeline.fib as unknown as { functionId: string }).functionId).toBe(
-      'test/memo/memoize.test--Pipeline.fib',
-    );
+    expect((Pipeline.fib as unknown as { functionId: string }).functionId).toBe('test/memo/memoize.test--Pipeline.fib');
     const store = lookupBlobStore(uri);
     let results = 0;
     for await (const u of store.list(uri)) if (u.endsWith('/result')) results++;

@@ -35,7 +35,7 @@ import { projectRoot, tsxLoader } from './child.js';
 export interface FakeKubeApiOptions {
   /**
    * What the image's `memocall` command runs. Default: this project's `memocall run` entry from
-   * source through tsx (`node --import tsx src/cli/run-main.ts`: the same memocall the tests
+   * source through tsx (`node --import tsx src/shims/subprocess/child-main.ts`: the same memocall the tests
    * load, and the CLI's `run` without the other commands, which start a second slower). Jobs
    * only ever run `memocall run ...`; pass `[node, 'dist/src/cli/main.js']` for the full CLI.
    */
@@ -118,7 +118,7 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
     process.execPath,
     '--import',
     tsxLoader,
-    path.join(projectRoot, 'src', 'cli', 'run-main.ts'),
+    path.join(projectRoot, 'src', 'shims', 'subprocess', 'child-main.ts'),
   ];
   const cwd = options.cwd ?? projectRoot;
   const retryDelayMs = options.retryDelayMs ?? 100;

@@ -1,4 +1,4 @@
-import type { Shim } from '../../src/index.js';
+import type { Shim, ShimRequest } from '../../src/index.js';
 
 /**
  * A shim that runs nothing: it parks each invocation (lease held, invocation written) until the
@@ -8,12 +8,13 @@ import type { Shim } from '../../src/index.js';
 export function parkingShim() {
   const waiting: Array<(parked: Parked) => void> = [];
   const parkedQueue: Parked[] = [];
-  const shim: Shim = (argv, ctx) =>
+  const shim: Shim = (request, ctx) =>
     new Promise<void>((resolve) => {
       const parked: Parked = {
-        argv,
-        memoUri: ctx.memoUri,
-        writerId: argv.find((a) => a.startsWith('--writer-id='))!.slice('--writer-id='.length),
+        request,
+        argv: [...request.argv],
+        memoUri: request.memoUri,
+        writerId: request.writerId,
         signal: ctx.signal,
         finish: resolve,
       };
@@ -32,6 +33,9 @@ export function parkingShim() {
 }
 
 export interface Parked {
+  /** What the shim was given. */
+  request: ShimRequest;
+  /** `memocall run`'s command line for it. */
   argv: string[];
   memoUri: string;
   writerId: string;

@@ -1,5 +1,6 @@
 import type { V1EnvVar, V1Job } from '@kubernetes/client-node';
-import { RUN_EXIT } from '../../execute/remote-entry.js';
+import { runArgv } from '../../protocol/run-argv.js';
+import { RUN_EXIT } from '../../protocol/run-request.js';
 import { ANNOTATION, LABEL, MANAGED_BY, labelValue, memoUriHash, writerHash } from './job-naming.js';
 import { forwardedEnv, DEFAULT_FORWARD_ENV, type K8sOptions } from './k8s-options.js';
 
@@ -13,8 +14,6 @@ export interface JobSpecInput {
   name: string;
   namespace: string;
   image: string;
-  /** The remote entry's argv: `['run', memoUri, '--writer-id=ID']`. */
-  argv: string[];
   memoUri: string;
   functionId: string;
   writerId: string;
@@ -98,7 +97,7 @@ export function buildJobManifest(input: JobSpecInput, options: K8sOptions): V1Jo
               image: input.image,
               ...(options.imagePullPolicy ? { imagePullPolicy: options.imagePullPolicy } : {}),
               ...(command.length ? { command } : {}),
-              args: [...input.argv],
+              args: runArgv({ memoUri: input.memoUri, writerId: input.writerId }),
               env: envVars,
               ...(options.envFrom?.length ? { envFrom: options.envFrom } : {}),
               ...(options.resources ? { resources: options.resources } : {}),

@@ -5,8 +5,7 @@ import { ConcurrencyLimit } from '../concurrency-limit.js';
 import { ConfigurationError } from '../../core/configuration-error.js';
 import { importOptionalDependency } from '../../core/optional-dependency.js';
 import { memoFile } from '../../protocol/memo-uri.js';
-import { parseRunArgv } from '../../execute/remote-entry.js';
-import type { Shim, ShimContext } from '../shim.js';
+import type { Shim, ShimContext, ShimRequest } from '../shim.js';
 import { onTermination } from '../../execute/termination.js';
 import { K8sJobFailedError, K8sJobVanishedError } from './errors.js';
 import { buildJobManifest } from './job-manifest.js';
@@ -56,7 +55,7 @@ export function k8s(options: K8sOptions): Shim {
       throw new ConfigurationError(`k8s({ ${key} }) must be a positive number of milliseconds, got ${value}`);
   }
   const state: ShimState = { options, creates: new ConcurrencyLimit(MAX_CONCURRENT_CREATES), jobs: undefined };
-  return (argv, ctx) => runAsJob(argv, ctx, state);
+  return (request, ctx) => runAsJob(request, ctx, state);
 }
 
 interface ShimState {
@@ -89,12 +88,10 @@ function jobsOf(state: ShimState): Promise<KubeJobs> {
   return state.jobs;
 }
 
-async function runAsJob(argv: string[], ctx: ShimContext, state: ShimState): Promise<void> {
-  const { memoUri, functionId, signal } = ctx;
+async function runAsJob(request: ShimRequest, ctx: ShimContext, state: ShimState): Promise<void> {
+  const { functionId, signal } = ctx;
+  const { memoUri, writerId } = request;
   throwIfAborted(signal, memoUri);
-  const { writerId } = parseRunArgv(argv);
-  if (writerId === undefined)
-    throw new ConfigurationError(`the k8s shim needs the caller's writer id in ${argv.join(' ')}`);
   const { options } = state;
   const jobs = await jobsOf(state);
   const name = jobNameFor(functionId, memoUri, writerId);
@@ -112,7 +109,7 @@ async function runAsJob(argv: string[], ctx: ShimContext, state: ShimState): Pro
     if (!mine) {
       const image = typeof options.image === 'function' ? await options.image() : options.image;
       let manifest = buildJobManifest(
-        { name, namespace: jobs.namespace, image, argv, memoUri, functionId, writerId },
+        { name, namespace: jobs.namespace, image, memoUri, functionId, writerId },
         options,
       );
       if (options.transform) manifest = await options.transform(manifest, { memoUri, functionId });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { RunStatus } from '../../execute/remote-entry.js';
+import type { RunStatus } from '../../protocol/run-request.js';
 
 /** BullMQ's job name for every memocall invocation. */
 export const QUEUE_JOB_NAME = 'memocall-run';
@@ -9,7 +9,7 @@ export const QUEUE_JOB_NAME = 'memocall-run';
  * is the one data channel (arguments and results never travel through Redis).
  */
 export interface QueueJobData {
-  /** The remote entry's argv: `['run', memoUri, '--writer-id=ID']`. */
+  /** `memocall run`'s argv (`['run', memoUri, '--writer-id=ID']`, see protocol/run-argv.ts). */
   argv: string[];
   memoUri: string;
   functionId: string;

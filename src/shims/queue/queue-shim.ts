@@ -6,12 +6,13 @@ import { abortErrorOf, throwIfAborted } from '../../execute/call-signal.js';
 import { ConfigurationError } from '../../core/configuration-error.js';
 import { importOptionalDependency } from '../../core/optional-dependency.js';
 import { memoFile } from '../../protocol/memo-uri.js';
+import { runArgv } from '../../protocol/run-argv.js';
 import { queueLocation, type QueueLocation } from './queue-connection.js';
 import { QueueConnectionError, QueueJobFailedError, QueueJobLostError } from './errors.js';
 import { QUEUE_JOB_NAME, queueJobId, type QueueJobData, type QueueJobResult } from './queue-job.js';
 import { insideQueueJob } from './queue-nesting.js';
-import { parseRunArgv, runInvocation } from '../../execute/remote-entry.js';
-import type { Shim, ShimContext } from '../shim.js';
+import { runInvocation } from '../../execute/remote-entry.js';
+import type { Shim, ShimContext, ShimRequest } from '../shim.js';
 
 const debug = debuglog('memocall');
 
@@ -63,7 +64,7 @@ export interface QueueShim extends Shim {
  * too often, `QueueJobLostError` when the job vanished from Redis, and a Redis error when Redis
  * cannot be reached.
  *
- * The job carries only the argv (`run <memo-uri> --writer-id=<id>`): the worker's run is fenced
+ * The job carries only `memocall run`'s argv (`run <memo-uri> --writer-id=<id>`, it crosses to another process): the worker's run is fenced
  * by the caller's lease, so a job re-run after its worker died (BullMQ's stalled-job recovery)
  * can never store a result once that lease has moved on, and the first result stored wins.
  * On abort, a job still waiting is removed from the queue; a running one is left to the fence
@@ -93,12 +94,12 @@ export function queue(options: QueueOptions): QueueShim {
     idleCloseMs: options.idleCloseMs ?? 1_000,
     keepFinishedSeconds: options.keepFinishedSeconds ?? 3_600,
   });
-  const shim = (async (argv: string[], ctx: ShimContext) => {
+  const shim = (async (request: ShimRequest, ctx: ShimContext) => {
     if (nested === 'in-worker' && insideQueueJob()) {
-      await runInvocation(parseRunArgv(argv));
+      await runInvocation({ memoUri: request.memoUri, writerId: request.writerId });
       return;
     }
-    await client.run(argv, ctx);
+    await client.run(request, ctx);
   }) as QueueShim;
   Object.defineProperty(shim, 'queueName', { value: client.location.name, enumerable: true });
   shim.close = () => client.close();
@@ -147,12 +148,10 @@ class QueueClient {
     private readonly settings: ClientSettings,
   ) {}
 
-  async run(argv: string[], ctx: ShimContext): Promise<void> {
-    const { memoUri, functionId, signal } = ctx;
+  async run(request: ShimRequest, ctx: ShimContext): Promise<void> {
+    const { functionId, signal } = ctx;
+    const { memoUri, writerId } = request;
     throwIfAborted(signal, memoUri);
-    const { writerId } = parseRunArgv(argv);
-    if (writerId === undefined)
-      throw new ConfigurationError(`the queue shim needs the caller's writer id in ${argv.join(' ')}`);
     const jobId = queueJobId(memoUri, writerId);
     this.pending++;
     clearTimeout(this.idleTimer);
@@ -163,7 +162,7 @@ class QueueClient {
       waiting = this.waitFor(connected, jobId, signal);
       // Listening before adding: a fast job's `completed` event cannot be missed.
       const { keepFinishedSeconds, attempts } = this.settings;
-      const data: QueueJobData = { argv, memoUri, functionId };
+      const data: QueueJobData = { argv: runArgv({ memoUri, writerId }), memoUri, functionId };
       await connected.queue.add(QUEUE_JOB_NAME, data, {
         jobId,
         attempts,

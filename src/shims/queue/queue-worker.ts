@@ -5,7 +5,8 @@ import { importOptionalDependency } from '../../core/optional-dependency.js';
 import { queueLocation } from './queue-connection.js';
 import { QUEUE_JOB_NAME, type QueueJobData, type QueueJobResult } from './queue-job.js';
 import { runAsQueueJob } from './queue-nesting.js';
-import { parseRunArgv, runInvocation, type RunReport } from '../../execute/remote-entry.js';
+import { runInvocation, type RunReport } from '../../execute/remote-entry.js';
+import { parseRunArgv } from '../../protocol/run-argv.js';
 
 const debug = debuglog('memocall');
 

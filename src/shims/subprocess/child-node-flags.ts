@@ -6,15 +6,15 @@ import { ConfigurationError } from '../../core/configuration-error.js';
 const TYPESCRIPT_FILE = /\.(?:[cm]?ts|tsx)$/;
 
 /**
- * memocall's `run` program (`cli/run-main`: `memocall run` without the other commands), in the
- * same form, source or compiled, as this module.
+ * The child's program (child-main, beside this module: `memocall run` without the other
+ * commands), in the same form, source or compiled, as this module.
  */
 export function remoteEntryFile(): { file: string; typescript: boolean } {
   const self = fileURLToPath(import.meta.url);
   const typescript = TYPESCRIPT_FILE.test(self);
   // The child must load memocall from the very files this process uses: a second copy would have
   // its own function registry and invocation context.
-  return { file: path.resolve(path.dirname(self), '..', '..', 'cli', `run-main${path.extname(self)}`), typescript };
+  return { file: fileURLToPath(new URL(`./child-main${path.extname(self)}`, import.meta.url)), typescript };
 }
 
 export function isTypeScriptFile(file: string | undefined): boolean {

@@ -3,7 +3,7 @@ import type { Readable, Writable } from 'node:stream';
 import { onTermination } from '../../execute/termination.js';
 
 /**
- * Child processes started ahead of need (`run-main.js standby`): Node and memocall are already
+ * Child processes started ahead of need (`child-main.js standby`): Node and memocall are already
  * loaded when a call arrives, so the call skips most of a child's start-up. It is still one fresh
  * process per invocation: a spare runs exactly one request, then exits, and a new spare is
  * started when one is taken.

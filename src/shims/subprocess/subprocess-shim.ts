@@ -5,10 +5,12 @@ import { isTypeScriptFile, remoteEntryFile, runsUnderTsx, tsxImportFlags } from 
 import { forwardLines, OutputTail } from './child-output.js';
 import { codeRootOf } from '../../identity/code-root.js';
 import { ConcurrencyLimit } from '../concurrency-limit.js';
+import { ConfigurationError } from '../../core/configuration-error.js';
 import { SubprocessError } from './errors.js';
 import { lookupFunction } from '../../identity/function-registry.js';
-import { RUN_EXIT } from '../../execute/remote-entry.js';
-import type { Shim, ShimContext } from '../shim.js';
+import { runArgv } from '../../protocol/run-argv.js';
+import { RUN_EXIT } from '../../protocol/run-request.js';
+import type { Shim, ShimContext, ShimRequest } from '../shim.js';
 import { sendStandbyRequest, StandbyPool } from './standby-pool.js';
 import { onTermination } from '../../execute/termination.js';
 
@@ -48,7 +50,7 @@ const DRAIN_MS = 1_000;
 
 /**
  * A shim that runs each invocation in a child Node process:
- * `node [execArgv] <memocall>/cli/run-main.js run <memo-uri> --writer-id=<id>` (`memocall run`).
+ * `node [execArgv] <memocall>/shims/subprocess/child-main.js run <memo-uri> --writer-id=<id>` (`memocall run`).
  * The child inherits the environment (plus `env`), and `MEMOCALL_CODE_ROOT` so it finds the
  * function's module from any working directory. It resolves when the child has exited with 0,
  * 46 (the function threw: `error` is stored) or 47 (the lease is someone else's); it rejects
@@ -67,19 +69,20 @@ export function subprocess(options: SubprocessOptions = {}): Shim {
     prestartIdleMs: options.prestartIdleMs ?? 10_000,
   };
   if (!Number.isInteger(settings.prestart) || settings.prestart < 0)
-    throw new RangeError(`prestart must be a whole number ≥ 0, got ${settings.prestart}`);
-  if (!(settings.killGraceMs >= 0)) throw new RangeError(`killGraceMs must be ≥ 0, got ${settings.killGraceMs}`);
+    throw new ConfigurationError(`subprocess({ prestart }) must be a whole number ≥ 0, got ${settings.prestart}`);
+  if (!(settings.killGraceMs >= 0))
+    throw new ConfigurationError(`subprocess({ killGraceMs }) must be ≥ 0, got ${settings.killGraceMs}`);
   const limit = new ConcurrencyLimit(settings.concurrency);
   const state: ShimState = {
     settings,
     standby: new StandbyPool(settings.prestart, settings.prestartIdleMs),
     started: 0,
   };
-  const shim: Shim = async (argv, ctx) => {
+  const shim: Shim = async (request, ctx) => {
     // The runner takes the slot before the lease (ctx.slotHeld); a direct caller gets one here.
     const free = ctx.slotHeld ? undefined : await limit.acquire(ctx.signal);
     try {
-      await runChild(argv, ctx, state);
+      await runChild(request, ctx, state);
     } finally {
       free?.();
     }
@@ -97,8 +100,9 @@ interface ShimState {
   started: number;
 }
 
-function runChild(argv: string[], ctx: ShimContext, state: ShimState): Promise<void> {
+function runChild(request: ShimRequest, ctx: ShimContext, state: ShimState): Promise<void> {
   throwIfAborted(ctx.signal, ctx.memoUri);
+  const argv = runArgv({ memoUri: request.memoUri, writerId: request.writerId });
   const { settings } = state;
   const location = lookupFunction(ctx.functionId)?.location;
   const codeRoot = location?.codeRoot ?? codeRootOf(process.cwd());

@@ -10,6 +10,7 @@ import { finished, spawnTs, waitForLine } from '../../support/child.js';
 import { startFakeKubeApi, type FakeKubeApi } from '../../support/fake-kube-api.js';
 import { useTempDir } from '../../support/temp-dir.js';
 import { nap, useK8sTestRunner } from './k8s-functions.js';
+import { until } from '../../support/until.js';
 
 const tempDir = useTempDir();
 let fake: FakeKubeApi;
@@ -44,14 +45,6 @@ function setup() {
 
 const jobsOf = (memoUri: string) =>
   fake.created.filter((job) => job.metadata?.labels?.[LABEL.memoUriHash] === memoUriHash(memoUri));
-
-async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 test('a caller killed mid-run: the next caller waits for the same Job (the one labelled with this memo URI) instead of computing again', async () => {
   const s = setup();

@@ -22,6 +22,7 @@ import { startFakeKubeApi, type FakeKubeApi } from '../../support/fake-kube-api.
 import { parkingShim } from '../../support/parking-shim.js';
 import { useTempDir } from '../../support/temp-dir.js';
 import { crash, explode, nap, square, useK8sTestRunner } from './k8s-functions.js';
+import { until } from '../../support/until.js';
 
 const tempDir = useTempDir();
 let fake: FakeKubeApi;
@@ -59,14 +60,6 @@ function setup(shimOptions: Partial<K8sOptions> = {}) {
 
 const jobsOf = (memoUri: string) =>
   fake.created.filter((job) => job.metadata?.labels?.[LABEL.memoUriHash] === memoUriHash(memoUri));
-
-async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const alive = (pid: number) => {
   try {
@@ -193,9 +186,9 @@ test('the same lease holder calling the shim again (a retry after a lost answer)
   const parked = await parking.next();
   const shim = k8s({ image: 'memocall-test:1', kubeConfig: fake.kubeConfig(), pollMs: 1_000 });
   const ctx = { memoUri: parked.memoUri, functionId: square.functionId };
-  const first = shim(parked.argv, ctx);
+  const first = shim(parked.request, ctx);
   await until(() => jobsOf(parked.memoUri).length === 1, 20_000, 'the Job to be created');
-  await Promise.all([first, shim(parked.argv, ctx)]);
+  await Promise.all([first, shim(parked.request, ctx)]);
   expect(jobsOf(parked.memoUri)).toHaveLength(1);
   parked.finish();
   const value = await call;

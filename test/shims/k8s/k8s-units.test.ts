@@ -28,7 +28,6 @@ test('examples/k8s/job.yaml is exactly the Job the shim builds for its invocatio
       name: jobNameFor(functionId, memoUri, writerId),
       namespace: 'default',
       image: container.image!,
-      argv: ['run', memoUri, `--writer-id=${writerId}`],
       memoUri,
       functionId,
       writerId,

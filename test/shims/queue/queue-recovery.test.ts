@@ -23,6 +23,7 @@ import { redisSkipRequested, startRedis, type RedisServer } from '../../support/
 import { useTempDir } from '../../support/temp-dir.js';
 import { nap, useQueueTestRunner } from './queue-functions.js';
 import { startWorker, type WorkerProcess } from './workers.js';
+import { until } from '../../support/until.js';
 
 const skip = redisSkipRequested();
 const tempDir = useTempDir();
@@ -64,14 +65,6 @@ async function setup(queueName: string, lockMs = 2_000, concurrency = 1) {
     return new MemoizingRunner({ blobRoot: uri, shim, waitInitialMs: 50, waitMaxMs: 250 });
   };
   return { url, runnerFor, executions: () => readFileSync(log, 'utf8').split('\n').filter(Boolean) };
-}
-
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 async function filesUnder(memoUri: string, folder: string): Promise<string[]> {

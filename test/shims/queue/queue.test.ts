@@ -21,6 +21,7 @@ import { redisSkipRequested, startRedis, type RedisServer } from '../../support/
 import { useTempDir } from '../../support/temp-dir.js';
 import { cube, cubePlusOne, nap, overload, useQueueTestRunner } from './queue-functions.js';
 import { startWorker, type WorkerProcess } from './workers.js';
+import { until } from '../../support/until.js';
 
 const skip = redisSkipRequested();
 const tempDir = useTempDir();
@@ -66,14 +67,6 @@ function setup(opts: { queueName?: string; leaseTtlMs?: number } = {}) {
 }
 
 const executions = () => readFileSync(log, 'utf8').split('\n').filter(Boolean);
-
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function metaOutcomes(memoUri: string): Promise<string[]> {
   const store = lookupBlobStore(memoUri);

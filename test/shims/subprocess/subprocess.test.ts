@@ -13,6 +13,7 @@ import { unloadable } from '../../fixtures/subprocess-broken-module.js';
 import { add, failing, slow, timed } from '../../fixtures/subprocess-functions.js';
 import { finished, projectRoot, runCommand, spawnTs } from '../../support/child.js';
 import { useTempDir } from '../../support/temp-dir.js';
+import { until } from '../../support/until.js';
 
 const tempDir = useTempDir();
 
@@ -41,14 +42,6 @@ const gone = (pid: number) => {
     return true;
   }
 };
-
-async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 test('a TypeScript function runs in a child process (through tsx) and its result is stored and returned', async () => {
   const s = setup();
