@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../core/sha256.js';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { ConfigurationError } from '../core/configuration-error.js';
@@ -41,10 +41,6 @@ export function isSha256Hex(value: string): boolean {
   return HEX64.test(value);
 }
 
-export function sha256HexOfText(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
-}
-
 /** Paths inside one cache directory. */
 export class CacheLayout {
   readonly root: string;
@@ -70,12 +66,12 @@ export class CacheLayout {
   }
 
   index(uri: string): string {
-    const h = sha256HexOfText(uri);
+    const h = sha256Hex(uri);
     return path.join(this.indexRoot, h.slice(0, 2), `${h}.json`);
   }
 
   localHash(absPath: string): string {
-    const h = sha256HexOfText(absPath);
+    const h = sha256Hex(absPath);
     return path.join(this.root, 'local', h.slice(0, 2), `${h}.json`);
   }
 
@@ -85,7 +81,7 @@ export class CacheLayout {
 
   /** The fill lock of a content hash or, when the hash is not known yet, of a URI. */
   lock(key: { sha256: string } | { uri: string }): string {
-    const name = 'sha256' in key ? `sha256-${key.sha256}` : `uri-${sha256HexOfText(key.uri)}`;
+    const name = 'sha256' in key ? `sha256-${key.sha256}` : `uri-${sha256Hex(key.uri)}`;
     return path.join(this.locksRoot, `${name}.lock`);
   }
 

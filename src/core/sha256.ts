@@ -15,6 +15,11 @@ export function sha256(data: Uint8Array): Uint8Array {
   return plain(hash('sha256', data, 'buffer'));
 }
 
+/** Lower-case hex digest of bytes or of a string's UTF-8 (names of cache entries, lock files, cloud metadata). */
+export function sha256Hex(data: Uint8Array | string): string {
+  return hash('sha256', data, 'hex');
+}
+
 /** The hash of the concatenation of `chunks`, without concatenating them. */
 export function sha256Chunks(chunks: readonly Uint8Array[]): Uint8Array {
   if (chunks.length === 1) return sha256(chunks[0]!);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
-import { sha256, sha256Chunks } from '../../src/core/sha256.js';
+import { sha256, sha256Chunks, sha256Hex } from '../../src/core/sha256.js';
 import { sha256 as sha256Portable } from '@noble/hashes/sha2.js';
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
@@ -14,6 +14,13 @@ describe('sha256', () => {
     expect(hex(sha256(new TextEncoder().encode('abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq')))).toBe(
       '248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1',
     );
+  });
+
+  test('sha256Hex: the same digest in lower-case hex, of bytes or of a string as UTF-8', () => {
+    const abc = 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad';
+    expect(sha256Hex('abc')).toBe(abc);
+    expect(sha256Hex(new TextEncoder().encode('abc'))).toBe(abc);
+    expect(sha256Hex('é')).toBe(hex(sha256(new TextEncoder().encode('é'))));
   });
 
   test('returns a plain 32-byte Uint8Array, not a Buffer', () => {

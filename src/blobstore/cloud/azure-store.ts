@@ -15,6 +15,7 @@ import type { TokenCredential } from '@azure/core-auth';
 import type { Readable } from 'node:stream';
 import { LocalFileChangedError } from '../../core/local-file-changed-error.js';
 import { importOptionalDependency } from '../../core/optional-dependency.js';
+import { sha256Hex } from '../../core/sha256.js';
 import { tempSiblingPath } from '../local/atomic-local-file.js';
 import type { BlobHead, BlobStore, PutOptions, VersionedBlob } from '../blob-store.js';
 import { BlobNotFoundError, PreconditionFailedError, UnsupportedUriError } from '../errors.js';
@@ -24,7 +25,6 @@ import {
   ObjectChangedError,
   Sha256Accumulator,
   downloadVerified,
-  sha256Hex,
   verifySha256,
 } from './integrity.js';
 import { MIB, httpStatusOf, responseBody, retryIntegrityOnce, totalSizeOf } from './cloud-kit.js';

@@ -58,10 +58,6 @@ export class MissingIntegrityError extends MemocallError {
   }
 }
 
-export function sha256Hex(data: Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
-}
-
 const HEX_SHA256 = /^[0-9a-f]{64}$/;
 
 /**

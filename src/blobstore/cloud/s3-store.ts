@@ -21,17 +21,11 @@ import { debuglog } from 'node:util';
 import { ConfigurationError } from '../../core/configuration-error.js';
 import { LocalFileChangedError } from '../../core/local-file-changed-error.js';
 import { sha256OfFile } from '../../core/sha256-file.js';
+import { sha256Hex } from '../../core/sha256.js';
 import { tempSiblingPath } from '../local/atomic-local-file.js';
 import type { BlobHead, BlobStore, PutOptions, VersionedBlob } from '../blob-store.js';
 import { BlobNotFoundError, PreconditionFailedError, UnsupportedUriError } from '../errors.js';
-import {
-  ObjectChangedError,
-  S3_SHA256_KEY,
-  Sha256Accumulator,
-  downloadVerified,
-  sha256Hex,
-  verifySha256,
-} from './integrity.js';
+import { ObjectChangedError, S3_SHA256_KEY, Sha256Accumulator, downloadVerified, verifySha256 } from './integrity.js';
 import { MIB, httpStatusOf, responseBody, retryIntegrityOnce, totalSizeOf } from './cloud-kit.js';
 import { TransientError, withRetries, type FailureKind, type RetryOptions } from './retry.js';
 

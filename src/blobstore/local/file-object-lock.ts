@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../../core/sha256.js';
 import { lockFileAgeMs, removeLockFileIfUnchanged, tryCreateLockFile } from './lock-file.js';
 
 /**
@@ -21,7 +21,7 @@ const BREAKER_SUFFIX = '.memocall-lockbreak';
 export function lockPathFor(target: string): string {
   let base = path.basename(target);
   // Deterministic per object (unlike temp names), so long names are hashed, not cut.
-  if (Buffer.byteLength(base) > 200) base = createHash('sha256').update(base).digest('hex');
+  if (Buffer.byteLength(base) > 200) base = sha256Hex(base);
   return path.join(path.dirname(target), `.${base}${LOCK_SUFFIX}`);
 }
 
