@@ -166,6 +166,10 @@ test('linked into the app (npm link, a directory install, workspaces), under tsx
   expect(executions(store)).toBe(EXECUTIONS);
 }, 120_000);
 
+test('installing the tarball asks to run no script of memocall (npm lists the ones it skips)', () => {
+  expect(apps.installOutput).not.toMatch(/memocall@[^\s]+ \(/);
+});
+
 test("memocall's types compile in an app with skipLibCheck: false (no extra @types needed)", async () => {
   const checked = await run(tscBin, ['-p', 'tsconfig.json', '--noEmit'], apps.tarballApp);
   expect(checked.code, checked.stdout + checked.stderr).toBe(0);

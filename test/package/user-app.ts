@@ -66,10 +66,10 @@ async function buildCheckout(root: string): Promise<string> {
 }
 
 /** `npm install` of a tarball, from the npm cache (filled by the repository's own install) when it can. */
-async function installTarball(app: string, tarball: string): Promise<void> {
+async function installTarball(app: string, tarball: string): Promise<CommandResult> {
   const offline = await run(npm, ['install', '--offline', '--no-audit', '--no-fund', tarball], app);
-  if (offline.code === 0) return;
-  await mustRun(npm, ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball], app);
+  if (offline.code === 0) return offline;
+  return mustRun(npm, ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball], app);
 }
 
 export interface UserApps {
@@ -80,6 +80,8 @@ export interface UserApps {
   linkedApp: string;
   /** tsx's CLI, as `npx tsx` runs it. */
   tsxCli: string;
+  /** What `npm install <tarball>` printed. */
+  installOutput: string;
 }
 
 /**
@@ -103,7 +105,7 @@ export async function makeUserApps(appFiles: Record<string, string>): Promise<Us
       writeFileSync(path.join(app, file), text);
     }
   }
-  await installTarball(tarballApp, tarball);
+  const installed = await installTarball(tarballApp, tarball);
   mkdirSync(path.join(linkedApp, 'node_modules'));
   symlinkSync(checkout, path.join(linkedApp, 'node_modules', 'memocall'), 'dir');
   for (const app of [tarballApp, linkedApp]) {
@@ -114,5 +116,11 @@ export async function makeUserApps(appFiles: Record<string, string>): Promise<Us
       symlinkSync(path.join(repoModules, dependency), target, 'dir');
     }
   }
-  return { root, tarballApp, linkedApp, tsxCli: path.join(repoModules, 'tsx', 'dist', 'cli.mjs') };
+  return {
+    root,
+    tarballApp,
+    linkedApp,
+    tsxCli: path.join(repoModules, 'tsx', 'dist', 'cli.mjs'),
+    installOutput: installed.stdout + installed.stderr,
+  };
 }
