@@ -38,9 +38,9 @@ export function locateCaller(entry?: (...args: never[]) => unknown): FunctionLoc
 }
 
 /**
- * The binding read at the position the stack trace shows (the source under tsx and source maps);
- * when that is another file that cannot be read (a package shipped without its sources), at the
- * running file's own position, as plain node on compiled files does.
+ * The binding read at the position the stack trace shows (the source under tsx and source maps).
+ * When that names none and is another file (say, sources not shipped), the running file's own
+ * position decides, as it does for plain node on compiled files.
  */
 function bindingNameOf(frame: SourceFrame): string | undefined {
   const shownName = bindingNameAt(frame.shown);

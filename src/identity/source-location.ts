@@ -81,7 +81,8 @@ export function callerFrame(entry?: (...args: never[]) => unknown): SourceFrame 
       // The formatted trace: source-mapped by whoever formats stacks (Node, tsx, vitest).
       const shown: { stack?: string } = {};
       Error.captureStackTrace(shown, from);
-      const shownLines = (shown.stack ?? '').split('\n').filter((line) => /^\s+at /.test(line));
+      const text = typeof shown.stack === 'string' ? shown.stack : '';
+      const shownLines = text.split('\n').filter((line) => /^\s+at /.test(line));
       return { sites, shownLines: shownLines.length === sites.length ? shownLines : [] };
     } finally {
       Error.prepareStackTrace = prepare;
