@@ -86,7 +86,11 @@ async function buildCheckout(root: string): Promise<string> {
 async function installTarball(app: string, tarball: string): Promise<CommandResult> {
   const seed = path.join(tmpdir(), `${DEPENDENCIES_PREFIX}${dependenciesKey()}`);
   const reuse = process.platform !== 'win32' && existsSync(path.join(seed, COMPLETE));
-  if (reuse) await mustRun('cp', ['-al', path.join(seed, 'node_modules'), path.join(app, 'node_modules')], app);
+  if (reuse) {
+    await mustRun('cp', ['-al', path.join(seed, 'node_modules'), path.join(app, 'node_modules')], app);
+    // Without the earlier memocall npm installs this one; with it, npm may keep the earlier one.
+    rmSync(path.join(app, 'node_modules', 'memocall'), { recursive: true, force: true });
+  }
   let installed = await run(npm, ['install', '--offline', '--no-audit', '--no-fund', tarball], app);
   if (installed.code !== 0) {
     installed = await mustRun(npm, ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball], app);
