@@ -54,7 +54,17 @@ export { DownloadCache, type DownloadCacheOptions, type CachedFile } from './cac
 export { CacheIntegrityError } from './cache/errors.js';
 export { LocalFileChangedError } from './core/local-file-changed-error.js';
 export { k8s } from './shims/k8s/k8s-shim.js';
-export { DEFAULT_FORWARD_ENV, type K8sOptions, type K8sResources } from './shims/k8s/k8s-options.js';
+export {
+  DEFAULT_FORWARD_ENV,
+  type K8sOptions,
+  type K8sResources,
+  type K8sJob,
+  type K8sObjectMeta,
+  type K8sKubeConfig,
+  type K8sEnvFromSource,
+  type K8sToleration,
+  type K8sAffinity,
+} from './shims/k8s/k8s-options.js';
 export { K8sJobFailedError, K8sJobVanishedError, K8sApiError } from './shims/k8s/errors.js';
 export { queue, type QueueOptions, type QueueShim } from './shims/queue/queue-shim.js';
 export {

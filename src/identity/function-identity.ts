@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { ConfigurationError } from '../core/configuration-error.js';
 import { codeRootOf } from './code-root.js';
-import { bindingNameAt, callerFrame, originalSourceFile } from './source-location.js';
+import { bindingNameAt, callerFrame, originalSourceFile, type SourceFrame } from './source-location.js';
 
 /** Where a memoized function lives: enough for any process to find it again. */
 export interface FunctionLocation {
@@ -18,9 +18,12 @@ export interface FunctionLocation {
 const SAFE_SEGMENT = /^[A-Za-z0-9._~@+=,-]+$/;
 const SOURCE_EXTENSION = /\.(?:[cm]?[jt]sx?)$/;
 
-/** The module wrapping a function, read from the call stack at wrap time. */
-export function locateCaller(): FunctionLocation {
-  const frame = callerFrame();
+/**
+ * The module wrapping a function, read from the call stack at wrap time. `entry` is the memocall
+ * function the user called: the caller is the first frame below it outside memocall's files.
+ */
+export function locateCaller(entry?: (...args: never[]) => unknown): FunctionLocation {
+  const frame = callerFrame(entry);
   if (!frame) return { moduleId: 'unknown-module', runtimeModule: undefined, bindingName: undefined };
   const source = originalSourceFile(frame.file);
   const codeRoot = codeRootOf(path.dirname(source));
@@ -29,9 +32,20 @@ export function locateCaller(): FunctionLocation {
   return {
     moduleId: toPosix(path.relative(codeRoot, source)).replace(SOURCE_EXTENSION, ''),
     runtimeModule: toPosix(path.relative(runtimeRoot, frame.file)),
-    bindingName: bindingNameAt(frame),
+    bindingName: bindingNameOf(frame),
     codeRoot: runtimeRoot,
   };
+}
+
+/**
+ * The binding read at the position the stack trace shows (the source under tsx and source maps).
+ * When that names none and is another file (say, sources not shipped), the running file's own
+ * position decides, as it does for plain node on compiled files.
+ */
+function bindingNameOf(frame: SourceFrame): string | undefined {
+  const shownName = bindingNameAt(frame.shown);
+  if (shownName !== undefined || frame.shown.file === frame.file) return shownName;
+  return bindingNameAt(frame);
 }
 
 /**

@@ -24,7 +24,10 @@ export function forgetPureRunnersForTests(): void {
  * The easy button: `useRunner` with a runner built from configuration (options >
  * `MEMOCALL_*` environment > `memocall.config.json` > defaults), resolved at the first call.
  */
-export function pure<A extends unknown[], R>(fn: (...args: A) => R, opts: PureOptions = {}): Memoized<A, R> {
+export function pure<A extends unknown[], R>(
+  fn: (...args: A) => R,
+  opts: PureOptions = {},
+): Memoized<A, R, (...args: A) => R> {
   const { id, logicKey, calls, shim, ...settings } = opts;
   let runner: MemoizingRunner | 'off' | undefined;
   const resolve = () =>

@@ -6,17 +6,25 @@ import type { FunctionSpec, MemoizingRunner } from './memoizing-runner.js';
 import { callsItselfByName, warnRecursionTrap } from './recursion-trap.js';
 import { prepareArguments } from '../execute/value-hooks.js';
 
-/** A memoized function: called like the original, always returning a Promise. */
-export type Memoized<A extends unknown[], R> = ((...args: A) => Promise<Awaited<R>>) & MemoizedInfo<A>;
+/**
+ * A memoized function: called like the original, always returning a Promise. `F`, the original
+ * function's type (what `raw` is), is inferred by `useRunner`; an annotation may leave it out
+ * (`Memoized<[number], bigint>` then fits a sync or an async original).
+ */
+export type Memoized<
+  A extends unknown[],
+  R,
+  F extends (...args: A) => unknown = (...args: A) => R | Promise<Awaited<R>>,
+> = ((...args: A) => Promise<Awaited<R>>) & MemoizedInfo<A, F>;
 
-export interface MemoizedInfo<A extends unknown[]> {
+export interface MemoizedInfo<A extends unknown[], F extends (...args: A) => unknown = (...args: A) => unknown> {
   /** `<module id>--<export name>`, or the explicit `id`. */
   readonly functionId: string;
   readonly logicKey: string | undefined;
   /** Where a call with these arguments is (or would be) stored; computes nothing. */
   memoUri(...args: A): Promise<string>;
   /** The function as written, without memoization. */
-  readonly raw: (...args: A) => unknown;
+  readonly raw: F;
   /** @internal the callee graph for `calls`. */
   readonly calls: readonly CallsNode[];
 }
@@ -35,11 +43,11 @@ export interface UseRunnerOptions {
 
 /** What `useRunner(runner, opts)` returns: a wrapper, also usable as a decorator on static methods. */
 export interface MemoizeWrapper {
-  <A extends unknown[], R>(fn: (...args: A) => R): Memoized<A, R>;
+  <A extends unknown[], R>(fn: (...args: A) => R): Memoized<A, R, (...args: A) => R>;
   <A extends unknown[], R>(
     fn: (...args: A) => R,
     context: ClassMethodDecoratorContext & { static: true },
-  ): Memoized<A, R>;
+  ): Memoized<A, R, (...args: A) => R>;
 }
 
 /** Decides, per call, which runner serves the function (or none, for the bare function). */
@@ -49,14 +57,14 @@ export function useRunner<A extends unknown[], R>(
   runner: RunnerSource,
   fn: (...args: A) => R,
   opts?: UseRunnerOptions,
-): Memoized<A, R>;
+): Memoized<A, R, (...args: A) => R>;
 export function useRunner(runner: RunnerSource, opts?: UseRunnerOptions): MemoizeWrapper;
 export function useRunner(
   runner: RunnerSource,
   fnOrOpts?: ((...args: any[]) => unknown) | UseRunnerOptions,
   maybeOpts?: UseRunnerOptions,
 ): unknown {
-  const location = locateCaller();
+  const location = locateCaller(useRunner);
   if (typeof fnOrOpts === 'function') return memoize(runner, fnOrOpts, maybeOpts ?? {}, location);
   const opts = fnOrOpts ?? {};
   return (fn: (...args: any[]) => unknown, context?: ClassMethodDecoratorContext) => {

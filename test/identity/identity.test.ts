@@ -11,12 +11,14 @@ function storedAt(stdout: string): string {
   return line.slice('stored at '.length);
 }
 
-test('a function has the same id and memo URI from .ts through tsx and from compiled .js, from any working directory', async () => {
+test('a function has the same id and memo URI from .ts through tsx and from compiled .js (source-mapped or not), from any working directory', async () => {
   const { uri } = tempDir();
   const env = { MEMOCALL_BLOB_ROOT: uri };
   const runs = [
     await runCommand(process.execPath, ['--import', tsxLoader, 'examples/fibonacci.ts', '6'], { env }),
     await runCommand(process.execPath, ['dist/examples/fibonacci.js', '6'], { env }),
+    // Source-mapped stacks show memocall's compiled frames as src/*.ts: still not user code.
+    await runCommand(process.execPath, ['--enable-source-maps', 'dist/examples/fibonacci.js', '6'], { env }),
     await runCommand(process.execPath, ['--import', tsxLoader, `${process.cwd()}/examples/fibonacci.ts`, '6'], {
       env,
       cwd: tmpdir(),

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, test, vi } from 'vitest';
+import { afterEach, describe, expect, expectTypeOf, test, vi } from 'vitest';
 import {
   MemoizingRunner,
   RemoteError,
@@ -10,6 +10,7 @@ import {
   pipelineIdMask,
   useRunner,
   ConfigurationError,
+  type Memoized,
 } from '../../src/index.js';
 import { useTempDir } from '../support/temp-dir.js';
 import { asNewProcess } from '../support/fresh-process.js';
@@ -23,6 +24,19 @@ function filesUnder(dir: string): string[] {
     .map((e) => path.relative(dir, path.join(e.parentPath, e.name)).split(path.sep).join('/'))
     .sort();
 }
+
+test('raw is the original function, typed as written; an annotation without it still fits', async () => {
+  const runner = new MemoizingRunner({ blobRoot: 'memory://raw-typing' });
+  const original = async (n: number, label: string) => `${label}${n}`;
+  const show = useRunner(runner, original, { id: 'typing/show' });
+  expect(show.raw).toBe(original);
+  expectTypeOf(show.raw).toEqualTypeOf<(n: number, label: string) => Promise<string>>();
+  const sync = useRunner(runner, (n: number) => n * 2, { id: 'typing/double' });
+  expectTypeOf(sync.raw).toEqualTypeOf<(n: number) => number>();
+  expect(sync.raw(4)).toBe(8);
+  const annotated: Memoized<[number, string], string> = show; // the README's annotation style
+  expect(await annotated.raw(1, 'x')).toBe('x1');
+});
 
 describe('memo hits', () => {
   test('a second call with equal arguments returns the stored result without running the function', async () => {

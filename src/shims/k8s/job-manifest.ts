@@ -1,4 +1,4 @@
-import type { V1EnvVar, V1Job } from '@kubernetes/client-node';
+import type { V1Affinity, V1EnvVar, V1Job } from '@kubernetes/client-node';
 import { runArgv } from '../../protocol/run-argv.js';
 import { RUN_EXIT } from '../../protocol/run-request.js';
 import { ANNOTATION, LABEL, MANAGED_BY, labelValue, memoUriHash, writerHash } from './job-naming.js';
@@ -87,7 +87,7 @@ export function buildJobManifest(input: JobSpecInput, options: K8sOptions): V1Jo
           ...(options.serviceAccount ? { serviceAccountName: options.serviceAccount } : {}),
           ...(options.nodeSelector ? { nodeSelector: options.nodeSelector } : {}),
           ...(options.tolerations ? { tolerations: options.tolerations } : {}),
-          ...(options.affinity ? { affinity: options.affinity } : {}),
+          ...(options.affinity ? { affinity: options.affinity as V1Affinity } : {}),
           ...(options.imagePullSecrets?.length
             ? { imagePullSecrets: options.imagePullSecrets.map((name) => ({ name })) }
             : {}),

@@ -1,4 +1,57 @@
-import type { KubeConfig, V1Affinity, V1EnvFromSource, V1Job, V1Toleration } from '@kubernetes/client-node';
+// The Kubernetes shapes of the public options are declared here, by the parts memocall uses: the
+// client's own types pull in declarations (`ws` through isomorphic-ws) that a consumer compiling
+// with `skipLibCheck: false` would need extra @types for. The client's objects (a `KubeConfig`,
+// `V1Job`, `V1Toleration`...) fit these shapes.
+
+/** The cluster to use: a `KubeConfig` of @kubernetes/client-node. */
+export interface K8sKubeConfig {
+  getCurrentContext(): string;
+  getContextObject(name: string): { namespace?: string } | null | undefined;
+}
+
+/** A whole Secret or ConfigMap as environment (`V1EnvFromSource`). */
+export interface K8sEnvFromSource {
+  secretRef?: { name?: string; optional?: boolean };
+  configMapRef?: { name?: string; optional?: boolean };
+  /** Prepended to each variable's name. */
+  prefix?: string;
+}
+
+/** A pod toleration (`V1Toleration`). */
+export interface K8sToleration {
+  key?: string;
+  operator?: string;
+  value?: string;
+  effect?: string;
+  tolerationSeconds?: number;
+}
+
+/** Pod affinity rules (`V1Affinity`), passed to the pod spec as given. */
+export interface K8sAffinity {
+  nodeAffinity?: object;
+  podAffinity?: object;
+  podAntiAffinity?: object;
+}
+
+/** Object metadata of a Job (`V1ObjectMeta`), as far as a `transform` usually needs it. */
+export interface K8sObjectMeta {
+  name?: string;
+  namespace?: string;
+  labels?: { [key: string]: string };
+  annotations?: { [key: string]: string };
+}
+
+/**
+ * A batch/v1 Job as memocall builds it: a `V1Job` of @kubernetes/client-node (a transform may
+ * declare its parameter as `V1Job` to reach the whole spec).
+ */
+export interface K8sJob {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: K8sObjectMeta;
+  spec?: object;
+  status?: object;
+}
 
 /** Compute resources of the Job's container, in Kubernetes quantities (`'500m'`, `'2Gi'`). */
 export interface K8sResources {
@@ -25,7 +78,7 @@ export interface K8sOptions {
    * the way to give the Job store credentials. memocall never copies secrets into a Job spec,
    * where anyone allowed to read Jobs could see them.
    */
-  envFrom?: V1EnvFromSource[];
+  envFrom?: K8sEnvFromSource[];
   /**
    * Variables of the caller's environment copied into the Job (exact names, or prefixes ending in
    * `*`), so the remote sees the same blob store settings. Default `DEFAULT_FORWARD_ENV`:
@@ -36,8 +89,8 @@ export interface K8sOptions {
   /** The pod's service account (workload identity for the blob store). Default: the namespace's default. */
   serviceAccount?: string;
   nodeSelector?: Record<string, string>;
-  tolerations?: V1Toleration[];
-  affinity?: V1Affinity;
+  tolerations?: K8sToleration[];
+  affinity?: K8sAffinity;
   /** Default: Kubernetes' own (`Always` for `:latest` or untagged images, else `IfNotPresent`). */
   imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
   /** Names of Secrets to pull the image with. */
@@ -56,10 +109,13 @@ export interface K8sOptions {
   /** More labels and annotations for the Job and its pods. */
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
-  /** Last change to each Job before it is created (volumes, sidecars, workload identity...). */
-  transform?: (job: V1Job, context: { memoUri: string; functionId: string }) => V1Job | Promise<V1Job>;
+  /**
+   * Last change to each Job before it is created (volumes, sidecars, workload identity...).
+   * (Method syntax on purpose: `transform: (job: V1Job) => ...` is accepted too.)
+   */
+  transform?(job: K8sJob, context: { memoUri: string; functionId: string }): K8sJob | Promise<K8sJob>;
   /** The cluster to use. Default `KubeConfig.loadFromDefault()` ($KUBECONFIG, ~/.kube/config, or in-cluster). */
-  kubeConfig?: KubeConfig;
+  kubeConfig?: K8sKubeConfig;
   /** A Job watch that has delivered nothing for this long is restarted. Default 120 000 ms. */
   watchdogMs?: number;
   /** The Job is also read directly this often, whatever its watch says. Default 30 000 ms. */

@@ -1,4 +1,4 @@
-import type { V1Job } from '@kubernetes/client-node';
+import type { KubeConfig, V1Job } from '@kubernetes/client-node';
 import { lookupBlobStore } from '../../blobstore/registry.js';
 import { abortErrorOf, throwIfAborted } from '../../execute/call-signal.js';
 import { ConcurrencyLimit } from '../concurrency-limit.js';
@@ -75,7 +75,8 @@ function jobsOf(state: ShimState): Promise<KubeJobs> {
       import('./kube-jobs.js'),
     ]);
     const { options } = state;
-    let kubeConfig = options.kubeConfig;
+    // The option is typed by the parts memocall reads; it is the client's KubeConfig (see K8sKubeConfig).
+    let kubeConfig = options.kubeConfig as KubeConfig | undefined;
     if (!kubeConfig) {
       kubeConfig = new KubeConfig();
       kubeConfig.loadFromDefault();
@@ -112,7 +113,7 @@ async function runAsJob(request: ShimRequest, ctx: ShimContext, state: ShimState
         { name, namespace: jobs.namespace, image, memoUri, functionId, writerId },
         options,
       );
-      if (options.transform) manifest = await options.transform(manifest, { memoUri, functionId });
+      if (options.transform) manifest = (await options.transform(manifest, { memoUri, functionId })) as V1Job;
       const free = await state.creates.acquire(signal);
       try {
         submitted = true;

@@ -3,7 +3,7 @@
 // and the waiter settling exactly once.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { loadYaml, type V1Job } from '@kubernetes/client-node';
+import { KubeConfig, loadYaml, type V1EnvFromSource, type V1Job, type V1Toleration } from '@kubernetes/client-node';
 import { expect, test } from 'vitest';
 import { ConfigurationError, k8s } from '../../../src/index.js';
 import { buildJobManifest } from '../../../src/shims/k8s/job-manifest.js';
@@ -178,6 +178,18 @@ test('k8s() options are checked when the shim is made; nothing connects before t
   expect(() => k8s({ image: 'i', pollMs: 0 })).toThrow(/pollMs/);
   // No kubeconfig is read here: a module building the shim also loads inside the Job's container.
   expect(typeof k8s({ image: 'i', kubeConfig: undefined })).toBe('function');
+  // The options declare their own Kubernetes shapes (no client types in memocall's .d.ts), and
+  // the client's objects fit them.
+  const secret: V1EnvFromSource = { secretRef: { name: 's' } };
+  const toleration: V1Toleration = { key: 'gpu', operator: 'Exists' };
+  const withClientTypes = k8s({
+    image: 'i',
+    kubeConfig: new KubeConfig(),
+    envFrom: [secret],
+    tolerations: [toleration],
+    transform: (job: V1Job) => job,
+  });
+  expect(typeof withClientTypes).toBe('function');
   // @ts-expect-error the image is required
   expect(() => k8s({})).toThrow(ConfigurationError);
   // @ts-expect-error imagePullPolicy takes Kubernetes' three values only
