@@ -1,191 +1,181 @@
-import { parseArgs, inspect as show, type ParseArgsConfig } from 'node:util';
-import { lookupBlobStore } from '../blobstore/registry.js';
-import { BlobNotFoundError } from '../blobstore/errors.js';
-import { decodeCanonical } from '../core/canonical-decode.js';
-import { decodeErrorRecord } from '../protocol/error-record.js';
-import { decodeInvocation } from '../protocol/invocation-record.js';
-import { isLeaseFree, readLease } from '../execute/lease.js';
-import { memoFile } from '../protocol/memo-uri.js';
-import { decodeResultRecord } from '../protocol/result-record.js';
+import { Command, CommanderError, Option } from 'commander';
+import { MemocallError } from '../core/memocall-error.js';
+import { ConfigurationError } from '../core/configuration-error.js';
+import { redactUris } from '../core/redact-uri.js';
 import { RUN_EXIT } from '../protocol/run-request.js';
-import { runCommand, RUN_USAGE } from './run-command.js';
 import '../setup.js';
+import { cacheCommand } from './cache-command.js';
+import { inspectCommand } from './inspect-command.js';
+import { leaseCommand } from './lease-command.js';
+import { lsCommand } from './ls-command.js';
+import { endQuietlyOnBrokenPipe, Output } from './output.js';
+import { runCommand } from './run-command.js';
+import { summarizeCommand } from './summarize-command.js';
+import { memoUriArgument, uriArgument } from './uri-argument.js';
 import { UsageError } from './usage-error.js';
-import { CACHE_USAGE, cacheCommand } from './cache-command.js';
+import { memocallVersion } from './version.js';
 
-const USAGE = `memocall <command>
+const ROOT_FORMS =
+  'a URI (file:///abs/path, file://~/.memocall, memory://name, s3://bucket/prefix, adls://account/container/prefix) or a path (/abs, ~/x, ./rel)';
 
-${RUN_USAGE}  inspect <memo-uri>                arguments, result or error, lease and runs, readable
-  lease <memo-uri>                  who holds the lease, until when
-  ls <uri-prefix>                   memo URIs under a prefix
-  summarize <uri-prefix>            per function: runs, errors, lost races, durations
-  worker --queue <redis-url> ...    a warm worker for queue() shims (memocall worker --help)
-${CACHE_USAGE}`;
+const COMMANDS = new Set(['run', 'inspect', 'lease', 'ls', 'summarize', 'worker', 'cache']);
 
-const text = new TextDecoder();
+/** The `memocall` program: each command sets `exitCode`; usage errors throw. */
+function program(output: Output, setExit: (code: number) => void): Command {
+  const json = new Option('--json', 'print JSON instead of text');
+  const root = new Command('memocall')
+    .description('content-addressed memoization of pure functions: inspect and run what is stored')
+    .version(memocallVersion(), '-V, --version', 'print the version')
+    .helpOption('-h, --help', 'show help for this command')
+    .addHelpCommand('help [command]', 'show help for a command')
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    // Errors are printed once, by main, as one line.
+    .configureOutput({ outputError: () => undefined });
 
-async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  switch (command) {
-    case 'run':
-      return runCommand(rest);
-    case 'inspect':
-      return inspectCommand(rest);
-    case 'lease':
-      return leaseCommand(rest);
-    case 'ls':
-      return lsCommand(rest);
-    case 'summarize':
-      return summarizeCommand(rest);
-    case 'cache':
-      return cacheCommand(rest);
-    case 'worker': {
-      // Loaded on demand: only the worker needs the queue client.
-      const { workerCommand, WORKER_USAGE } = await import('./worker-command.js');
-      return workerCommand(rest).catch((err: unknown) => {
-        if (!(err instanceof UsageError)) throw err;
-        process.stderr.write(`memocall worker: ${err.message}\n\nusage: memocall\n${WORKER_USAGE}`);
-        return 2;
-      });
-    }
-    case undefined:
-    case '-h':
-    case '--help':
-    case 'help':
-      process.stdout.write(USAGE);
-      return command ? 0 : 2;
-    default:
-      process.stderr.write(`memocall: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
-      return 2;
-  }
-}
+  root
+    .command('run')
+    .summary('the remote entry: run one stored invocation')
+    .description(
+      'Run one stored invocation (what shims start). Exit 0: result written (or already there); 46: the ' +
+        'function threw (error written); 47: the lease belongs to another writer; 1: memocall failed; ' +
+        '2: usage (no such memo URI). Without --writer-id (by hand) it takes a lease of its own.',
+    )
+    .argument('<memo-uri>', 'the memo URI to run')
+    .option('--writer-id <id>', "run under the caller's lease (shims pass it)")
+    // Unknown flags are ignored (an older remote still serves a newer caller): parseRunArgv reads them.
+    .allowUnknownOption()
+    .action(async (_uri: string, _opts: unknown, command: Command) => {
+      setExit(await runCommand(command.parent!.args.slice(1), output));
+    });
 
-function onePositional(args: string[], what: string, options: NonNullable<ParseArgsConfig['options']> = {}) {
-  const { positionals, values } = parseArgs({ args, options, allowPositionals: true, strict: true });
-  if (positionals.length !== 1) throw new UsageError(`expected exactly one ${what}`);
-  return { target: positionals[0]!, values };
-}
-
-async function getOrNull(uri: string): Promise<Uint8Array | null> {
-  try {
-    return await lookupBlobStore(uri).get(uri);
-  } catch (err) {
-    if (err instanceof BlobNotFoundError) return null;
-    throw err;
-  }
-}
-
-async function inspectCommand(args: string[]): Promise<number> {
-  const { target } = onePositional(args, 'memo URI');
-  const memoUri = target.replace(/\/+$/, '');
-  const out: Record<string, unknown> = { memoUri };
-  const invocation = await getOrNull(memoFile.invocation(memoUri));
-  if (invocation) {
-    const record = decodeInvocation(invocation);
-    out.invocation = { ...record, args: decodeCanonical(record.args) };
-  }
-  const result = await getOrNull(memoFile.result(memoUri));
-  if (result) {
-    const record = decodeResultRecord(result);
-    out.result = { ...record, value: decodeCanonical(record.value) };
-  }
-  const error = await getOrNull(memoFile.error(memoUri));
-  if (error) out.error = decodeErrorRecord(error);
-  out.lease = await readLease(lookupBlobStore(memoUri), memoFile.lease(memoUri)).then((l) => l?.record ?? null);
-  const runs: unknown[] = [];
-  for await (const uri of lookupBlobStore(memoUri).list(`${memoUri}/meta/`)) {
-    const bytes = await getOrNull(uri);
-    if (bytes) runs.push(JSON.parse(text.decode(bytes)));
-  }
-  out.runs = runs;
-  if (!invocation && !result && !error) {
-    process.stderr.write(`memocall: nothing is stored at ${memoUri}\n`);
-    return 1;
-  }
-  process.stdout.write(
-    `${show(out, { depth: 8, colors: process.stdout.isTTY, maxArrayLength: 50, maxStringLength: 2000 })}\n`,
-  );
-  return 0;
-}
-
-async function leaseCommand(args: string[]): Promise<number> {
-  const { target } = onePositional(args, 'memo URI');
-  const memoUri = target.replace(/\/+$/, '');
-  const lease = await readLease(lookupBlobStore(memoUri), memoFile.lease(memoUri));
-  if (!lease) {
-    process.stdout.write(`no lease at ${memoFile.lease(memoUri)}\n`);
-    return 0;
-  }
-  const r = lease.record;
-  const state =
-    r.releasedAt !== undefined
-      ? `released at ${new Date(r.releasedAt).toISOString()}`
-      : isLeaseFree(r)
-        ? `expired at ${new Date(r.heartbeatAt + r.ttlMs).toISOString()}`
-        : `held until ${new Date(r.heartbeatAt + r.ttlMs).toISOString()} unless refreshed`;
-  process.stdout.write(`writer ${r.writerId} (generation ${r.generation}) on ${r.hostname} pid ${r.pid}: ${state}\n`);
-  return 0;
-}
-
-async function lsCommand(args: string[]): Promise<number> {
-  const { target } = onePositional(args, 'URI prefix');
-  for await (const uri of lookupBlobStore(target).list(target)) {
-    const m = /^(.*)\/(?:invocation)$/.exec(uri);
-    if (m) process.stdout.write(`${m[1]}\n`);
-  }
-  return 0;
-}
-
-async function summarizeCommand(args: string[]): Promise<number> {
-  const { target } = onePositional(args, 'URI prefix');
-  const byFunction = new Map<
-    string,
-    { runs: number; errors: number; lostRaces: number; leaseLost: number; totalMs: number; maxMs: number }
-  >();
-  for await (const uri of lookupBlobStore(target).list(target)) {
-    if (!/\/meta\/[^/]+\.json$/.test(uri)) continue;
-    const bytes = await getOrNull(uri);
-    if (!bytes) continue;
-    const meta = JSON.parse(text.decode(bytes)) as { functionId: string; outcome: string; durationMs: number };
-    const row = byFunction.get(meta.functionId) ?? {
-      runs: 0,
-      errors: 0,
-      lostRaces: 0,
-      leaseLost: 0,
-      totalMs: 0,
-      maxMs: 0,
-    };
-    row.runs++;
-    if (meta.outcome === 'error') row.errors++;
-    if (meta.outcome === 'lost-race') row.lostRaces++;
-    if (meta.outcome === 'lease-lost') row.leaseLost++;
-    row.totalMs += meta.durationMs;
-    row.maxMs = Math.max(row.maxMs, meta.durationMs);
-    byFunction.set(meta.functionId, row);
-  }
-  const rows = [...byFunction].sort(([a], [b]) => a.localeCompare(b));
-  for (const [fn, r] of rows) {
-    process.stdout.write(
-      `${fn}\truns ${r.runs}\terrors ${r.errors}\tlost races ${r.lostRaces}\tlease lost ${r.leaseLost}\tmean ${(r.totalMs / r.runs).toFixed(1)} ms\tmax ${r.maxMs} ms\n`,
+  root
+    .command('inspect')
+    .summary('arguments, result or error, lease and runs of one memo URI')
+    .argument('<memo-uri>', 'a memo URI (or its path, for file://)')
+    .addOption(json)
+    .action(async (uri: string, opts: { json?: boolean }) =>
+      setExit(await inspectCommand(memoUriArgument(uri), opts, output)),
     );
-  }
-  if (!rows.length) process.stdout.write(`no runs recorded under ${target}\n`);
-  return 0;
+
+  root
+    .command('lease')
+    .summary('who holds the lease of a memo URI, until when')
+    .argument('<memo-uri>', 'a memo URI (or its path, for file://)')
+    .addOption(json)
+    .action(async (uri: string, opts: { json?: boolean }) =>
+      setExit(await leaseCommand(memoUriArgument(uri), opts, output)),
+    );
+
+  root
+    .command('ls')
+    .summary('memo URIs under a prefix: status, function, age, size')
+    .description(
+      'One line per memo URI under the prefix: status (result, error, running, invocation only), ' +
+        'function[@logic key], age, size of the result or error. --json: one JSON object per line.',
+    )
+    .argument('<uri-prefix>', ROOT_FORMS)
+    .addOption(json)
+    .action(async (prefix: string, opts: { json?: boolean }) =>
+      setExit(await lsCommand(uriArgument(prefix, 'URI prefix'), opts, output)),
+    );
+
+  root
+    .command('summarize')
+    .summary('runs per pipeline, function and logic key: errors, lost races, durations')
+    .argument('<uri-prefix>', ROOT_FORMS)
+    .addOption(json)
+    .action(async (prefix: string, opts: { json?: boolean }) =>
+      setExit(await summarizeCommand(uriArgument(prefix, 'URI prefix'), opts, output)),
+    );
+
+  root
+    .command('worker')
+    .summary('a warm worker for queue() shims')
+    .description(
+      'Run queued invocations in this process (redis://[user:password@]host:port[/db]/<queue name>). ' +
+        'On SIGTERM, SIGINT or SIGHUP it finishes its running jobs (up to the grace), then exits; ' +
+        'a second signal exits at once. An unreachable Redis is reported and retried.',
+    )
+    .option('--queue <redis-url>', 'the queue: redis://host:port[/db]/<queue name>')
+    .option('--concurrency <n>', 'jobs at once in this process', '1')
+    .option('--lock-ms <ms>', 'a job whose lock is not renewed for this long is stalled', '30000')
+    .option('--stalled-interval-ms <ms>', 'how often to look for stalled jobs', '30000')
+    .option('--shutdown-grace-ms <ms>', 'how long running jobs may finish after a signal', '30000')
+    .option('-v, --verbose', 'one line per job')
+    .action(async (opts: { queue?: string } & Record<string, string>) => {
+      if (!opts.queue) throw new UsageError('worker needs --queue <redis-url>');
+      // Loaded on demand: only the worker needs the queue client.
+      const { workerCommand } = await import('./worker-command.js');
+      setExit(await workerCommand({ ...opts, queue: opts.queue } as Parameters<typeof workerCommand>[0], output));
+    });
+
+  const cache = root
+    .command('cache')
+    .summary('the machine-global download cache (MEMOCALL_CACHE_DIR)')
+    .action(() => {
+      throw new UsageError('expected ls, verify or prune');
+    });
+  cache
+    .command('ls')
+    .summary('entries: sha256, size, last use, URIs')
+    .action(async () => setExit(await cacheCommand(['ls'])));
+  cache
+    .command('verify')
+    .summary('re-hash every entry; corrupted ones are removed (exit 3 if any)')
+    .action(async () => setExit(await cacheCommand(['verify'])));
+  cache
+    .command('prune')
+    .summary('remove least recently used entries, and leftovers of dead downloads')
+    .option('--max-bytes <n>', 'keep at most N bytes (K, M, G, T suffixes; default: the cap)')
+    .action(async (opts: { maxBytes?: string }) =>
+      setExit(await cacheCommand(['prune', ...(opts.maxBytes === undefined ? [] : ['--max-bytes', opts.maxBytes])])),
+    );
+  return root;
 }
 
-// `run` exits as soon as its outcome is stored: timers or sockets the user's code left open must
-// not keep a remote (and the shim waiting for it) alive.
-const exit =
-  process.argv[2] === 'run' ? (code: number) => process.exit(code) : (code: number) => void (process.exitCode = code);
-
-main(process.argv.slice(2)).then(exit, (err: unknown) => {
-  if (err instanceof UsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
-    process.stderr.write(`memocall: ${(err as Error).message}\n\n${USAGE}`);
-    exit(2);
-    return;
+/**
+ * Runs the command line; returns the exit code. Usage errors (a bad argument, a URI naming
+ * nothing, a bad setting) are one line and exit 2; memocall's own errors one line and exit 1;
+ * anything else is a bug, printed with its stack. Every message has credentials redacted.
+ */
+async function main(argv: string[], output = new Output()): Promise<number> {
+  let exitCode = 0;
+  const command = argv[0];
+  try {
+    await program(output, (code) => (exitCode = code)).parseAsync(argv, { from: 'user' });
+    return exitCode;
+  } catch (err) {
+    const where = command !== undefined && COMMANDS.has(command) ? command : '';
+    const say = (message: string) => output.warn(where, message);
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0;
+      if (err.code === 'commander.help' || err.code === 'commander.executeSubCommandAsync') return 2;
+      say(`${err.message.replace(/^error: /, '')} (see memocall ${where ? `${where} ` : ''}--help)`);
+      return 2;
+    }
+    if (err instanceof UsageError || err instanceof ConfigurationError) {
+      say(err.message);
+      return 2;
+    }
+    if (err instanceof MemocallError) {
+      say(`${err.message} (${err.code})`);
+      return RUN_EXIT.internal;
+    }
+    output.warn(
+      where,
+      `internal failure: ${err instanceof Error ? (err.stack ?? err.message) : redactUris(String(err))}`,
+    );
+    return RUN_EXIT.internal;
   }
-  process.stderr.write(
-    `memocall: internal failure: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-  );
-  exit(RUN_EXIT.internal);
+}
+
+const args = process.argv.slice(2);
+// `run` exits as soon as its outcome is stored: timers or sockets the user's code left open must
+// not keep a remote (and the shim waiting for it) alive. A remote whose caller went away must
+// still finish, so only the other commands end on a closed pipe.
+if (args[0] !== 'run') endQuietlyOnBrokenPipe();
+main(args).then((code) => {
+  if (args[0] === 'run') process.exit(code);
+  process.exitCode = code;
 });
