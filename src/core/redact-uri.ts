@@ -5,7 +5,8 @@
  */
 
 const REDACTED = '***';
-const SCHEME = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)/;
+// `scheme:` and its slashes, however many: `s3:/KEY:SECRET@bucket` is a typo that still holds a secret.
+const SCHEME = /^([A-Za-z][A-Za-z0-9+.-]*:[/\\]+)/;
 /** Query parameters that carry secrets (Azure SAS signatures, AWS presigned URLs, tokens). */
 const SECRET_PARAMS =
   /([?&](?:sig|signature|x-amz-signature|x-amz-credential|x-amz-security-token|password|passwd|pwd|token|access_token|secret|key|apikey|api_key)=)[^&#\s]*/gi;
@@ -38,7 +39,7 @@ export function redactUri(uri: string): string {
  */
 export function redactUris(text: string): string {
   const secrets = new Set<string>();
-  const redacted = text.replace(/[A-Za-z][A-Za-z0-9+.-]*:\/\/[^\s'"`<>()[\]{}]*/g, (uri) => {
+  const redacted = text.replace(/[A-Za-z][A-Za-z0-9+.-]*:[/\\]+[^\s'"`<>()[\]{}]*/g, (uri) => {
     const clean = redactUri(uri);
     if (clean !== uri) for (const secret of userInfoOf(uri)) secrets.add(secret);
     return clean;
