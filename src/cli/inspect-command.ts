@@ -48,14 +48,14 @@ export async function inspectCommand(memoUri: string, opts: { json?: boolean }, 
   const invocation = use(invocationRead);
   if (invocation) {
     const { args, memo, functionId, ...rest } = invocation;
-    shown.invocation = {
+    shown.invocation = withoutUndefined({
       functionId,
       pipelineId: memo?.pipelineId,
       logicKey: memo?.logicKey,
       argsKey: memo?.argsKey,
       ...rest,
       args: args instanceof Uint8Array ? decodeValue(args, 'the arguments') : undefined,
-    };
+    });
   }
   const result = use(resultRead);
   if (result) {
@@ -82,4 +82,8 @@ export async function inspectCommand(memoUri: string, opts: { json?: boolean }, 
       inspect(forInspect(shown), { depth: 8, colors: process.stdout.isTTY, maxArrayLength: 50, maxStringLength: 2000 }),
     );
   return problems.length ? 1 : 0;
+}
+
+function withoutUndefined(record: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined));
 }

@@ -45,6 +45,7 @@ function program(output: Output, setExit: (code: number) => void): Command {
     .option('--writer-id <id>', "run under the caller's lease (shims pass it)")
     // Unknown flags are ignored (an older remote still serves a newer caller): parseRunArgv reads them.
     .allowUnknownOption()
+    .allowExcessArguments()
     .action(async (_uri: string, _opts: unknown, command: Command) => {
       setExit(await runCommand(command.parent!.args.slice(1), output));
     });
