@@ -3,7 +3,7 @@ import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { expect, test } from 'vitest';
-import { lookupBlobStore, MemoizingRunner, useRunner } from '../../src/index.js';
+import { lookupBlobStore, MemoizingRunner, queue, useRunner } from '../../src/index.js';
 import { DownloadCache } from '../../src/cache/download-cache.js';
 import { CacheIntegrityError } from '../../src/cache/errors.js';
 import { memoFile } from '../../src/protocol/memo-uri.js';
@@ -140,4 +140,21 @@ test("an integrity error on a local file names the file, never its content's has
   expect((error as Error).message).toContain(pathToFileURL(secret).href);
   expect((error as Error).message).toContain('0'.repeat(64));
   expect(JSON.stringify({ ...(error as object), message: (error as Error).message })).not.toContain(actual);
+});
+
+test('queue() given a malformed Redis URL does not echo its password either (library, not only the CLI)', () => {
+  for (const connection of [
+    'redis://:hunter2-pass@127.0.0.1:1/0/a/b',
+    'redis://user:hunter2/pass@host',
+    'http://:hunter2@h/q',
+  ]) {
+    let message = '';
+    try {
+      queue({ connection });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message, connection).toMatch(/Redis URL|expected redis:/);
+    expect(message).not.toContain('hunter2');
+  }
 });
