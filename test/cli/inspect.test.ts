@@ -1,5 +1,8 @@
+import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { expect, test } from 'vitest';
-import { lookupBlobStore, MemoizingRunner, useRunner } from '../../src/index.js';
+import { localSrc, lookupBlobStore, MemoizingRunner, type SrcFile, useRunner } from '../../src/index.js';
 import { readLease } from '../../src/execute/lease.js';
 import { memoFile } from '../../src/protocol/memo-uri.js';
 import { runCommand } from '../support/child.js';
@@ -84,4 +87,26 @@ test('inspect, lease, ls and summarize show what is stored, readably', async () 
   const usage = await cli('frobnicate');
   expect(usage.code).toBe(2);
   expect(usage.stderr).toContain('unknown command');
+});
+
+test('inspect opens file values up: uri, sha256 and size, in text and in --json', async () => {
+  const { dir, uri } = tempDir();
+  const runner = new MemoizingRunner({ blobRoot: uri, pipelineId: 'cli' });
+  const measure = useRunner(runner, async (file: SrcFile) => file.size, { id: 'cli/measure' });
+  const local = path.join(dir, 'data.txt');
+  writeFileSync(local, 'hello');
+  const file = localSrc(local);
+  expect(await measure(file)).toBe(5);
+  const memoUri = await measure.memoUri(localSrc(local));
+  const sha256 = createHash('sha256').update('hello').digest('hex');
+
+  const text = await cli('inspect', memoUri);
+  expect(text.code, text.stderr).toBe(0);
+  expect(text.stdout).toMatch(new RegExp(`SrcFile \\{\\s+sha256: '${sha256}',\\s+size: 5\\s+\\}`));
+  const json = JSON.parse((await cli('inspect', memoUri, '--json')).stdout) as {
+    invocation: { args: unknown[] };
+    lease: { acquiredAt: string };
+  };
+  expect(json.invocation.args).toEqual([{ $file: 'SrcFile', sha256, size: 5 }]);
+  expect(json.lease.acquiredAt).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z$/);
 });
