@@ -22,7 +22,19 @@ async function storeWithTwoFunctions(uri: string) {
   await a(1);
   await a(2);
   await b(3);
-  return { a: await a.memoUri(1), a2: await a.memoUri(2), b: await b.memoUri(3) };
+  // The same function id in another pipeline, and another logic key: rows of their own.
+  const other = new MemoizingRunner({ blobRoot: uri, pipelineId: 'other' });
+  const aElsewhere = useRunner(other, async (x: number) => x + 1, { id: 'robust/a' });
+  const bBefore = useRunner(runner, async (x: number) => x * 2, { id: 'robust/b' });
+  await aElsewhere(1);
+  await bBefore(3);
+  return {
+    a: await a.memoUri(1),
+    a2: await a.memoUri(2),
+    b: await b.memoUri(3),
+    aElsewhere: await aElsewhere.memoUri(1),
+    bBefore: await bBefore.memoUri(3),
+  };
 }
 
 test('one bad run record is reported and skipped: summarize and inspect still show the rest', async () => {
@@ -39,17 +51,26 @@ test('one bad run record is reported and skipped: summarize and inspect still sh
 
   const summary = await cli('summarize', uri);
   expect(summary.code).toBe(1);
+  expect(summary.stdout).toMatch(/\nother\s+robust\/a\s+-\s+1\s+0\s/);
   expect(summary.stdout).toMatch(/\nrobust\s+robust\/a\s+-\s+2\s+0\s/);
+  expect(summary.stdout).toMatch(/\nrobust\s+robust\/b\s+-\s+1\s+0\s/);
   expect(summary.stdout).toMatch(/\nrobust\s+robust\/b\s+v2\s+1\s+0\s/);
   expect(summary.stderr).toContain(`memocall summarize: skipped ${torn}: cannot be decoded`);
   expect(summary.stderr).toContain(
     `memocall summarize: skipped ${numeric}: cannot be decoded (functionId is not a string)`,
   );
   expect(summary.stderr).not.toMatch(/\n\s+at /);
-  const json = JSON.parse((await cli('summarize', uri, '--json')).stdout) as { functionId: string; runs: number }[];
-  expect(json.map((r) => [r.functionId, r.runs])).toEqual([
-    ['robust/a', 2],
-    ['robust/b', 1],
+  const json = JSON.parse((await cli('summarize', uri, '--json')).stdout) as {
+    pipelineId: string;
+    functionId: string;
+    logicKey: string | null;
+    runs: number;
+  }[];
+  expect(json.map((r) => [r.pipelineId, r.functionId, r.logicKey, r.runs])).toEqual([
+    ['other', 'robust/a', null, 1],
+    ['robust', 'robust/a', null, 2],
+    ['robust', 'robust/b', null, 1],
+    ['robust', 'robust/b', 'v2', 1],
   ]);
 
   const inspected = await cli('inspect', memo.a, '--json');
@@ -68,7 +89,7 @@ test('a bad lease record does not stop ls or inspect', async () => {
   await store.delete(memoFile.result(memo.b));
   await store.put(memoFile.lease(memo.b), encode('{"heartbeatAt": "soon"}'));
   const listed = await cli('ls', uri);
-  expect(listed.stdout.trim().split('\n')).toHaveLength(3);
+  expect(listed.stdout.trim().split('\n')).toHaveLength(5);
   expect(listed.stderr).toContain(`skipped ${memoFile.lease(memo.b)}: cannot be decoded`);
   const inspected = await cli('inspect', memo.b);
   expect(inspected.stdout).toContain('lease: null');
