@@ -88,8 +88,29 @@ test('a bad lease record does not stop ls or inspect', async () => {
   const store = lookupBlobStore(uri);
   await store.delete(memoFile.result(memo.b));
   await store.put(memoFile.lease(memo.b), encode('{"heartbeatAt": "soon"}'));
+  // A call in progress: its lease is held, no outcome yet.
+  await store.delete(memoFile.result(memo.bBefore));
+  const now = Date.now();
+  await store.delete(memoFile.lease(memo.bBefore));
+  await store.put(
+    memoFile.lease(memo.bBefore),
+    encode(
+      JSON.stringify({
+        writerId: 'w',
+        generation: 2,
+        heartbeatAt: now,
+        ttlMs: 600_000,
+        acquiredAt: now,
+        hostname: 'h',
+        pid: 1,
+      }),
+    ),
+  );
   const listed = await cli('ls', uri);
-  expect(listed.stdout.trim().split('\n')).toHaveLength(5);
+  const lines = listed.stdout.trim().split('\n');
+  expect(lines).toHaveLength(5);
+  expect(lines.find((l) => l.endsWith(memo.b))).toMatch(/^invocation only\s+robust\/b@v2\s/);
+  expect(lines.find((l) => l.endsWith(memo.bBefore))).toMatch(/^running\s+robust\/b\s/);
   expect(listed.stderr).toContain(`skipped ${memoFile.lease(memo.b)}: cannot be decoded`);
   const inspected = await cli('inspect', memo.b);
   expect(inspected.stdout).toContain('lease: null');
