@@ -1,10 +1,15 @@
 import { inspect } from 'node:util';
+import { redactUri } from '../core/redact-uri.js';
 import { DestFile } from '../files/dest-file.js';
 import { FileValue } from '../files/file-value.js';
 
 /** What a person needs of a file value: where it is, what it holds. Never a getter with effects. */
 function fileFacts(value: FileValue | DestFile): Record<string, unknown> {
-  const facts: Record<string, unknown> = { uri: value.uri, sha256: value.sha256, size: value.size };
+  const facts: Record<string, unknown> = {
+    uri: value.uri === undefined ? undefined : redactUri(value.uri),
+    sha256: value.sha256,
+    size: value.size,
+  };
   if (value instanceof FileValue && value.state.kind === 'local') facts.localPath = value.state.localPath;
   return Object.fromEntries(Object.entries(facts).filter(([, v]) => v !== undefined));
 }
