@@ -7,13 +7,6 @@ import { allIndexRecords } from '../cache/uri-index.js';
 import { verifyCache } from '../cache/verify.js';
 
 /** `memocall cache ls | verify | prune --max-bytes N` (cache directory: MEMOCALL_CACHE_DIR). */
-export const CACHE_USAGE = `  cache ls                          entries of the download cache: sha256, size, last use, URIs
-  cache verify                      re-hash every entry; corrupted ones are removed (exit 3 if any)
-  cache prune [--max-bytes N]       remove least recently used entries until at most N bytes
-                                    remain (default: the cache's cap), and leftovers of dead
-                                    downloads; N takes suffixes K, M, G, T (powers of 1024)
-`;
-
 export async function cacheCommand(
   args: string[],
   out: NodeJS.WritableStream = process.stdout,
@@ -23,7 +16,7 @@ export async function cacheCommand(
     return await runCache(args, out);
   } catch (e) {
     if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      err.write(`memocall: ${(e as Error).message}\n\n${CACHE_USAGE}`);
+      err.write(`memocall cache: ${(e as Error).message} (see memocall cache --help)\n`);
       return 2;
     }
     throw e;

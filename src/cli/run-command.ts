@@ -1,28 +1,33 @@
-import { runAndReport } from '../execute/run-and-report.js';
+import { BlobNotFoundError } from '../blobstore/errors.js';
 import { ConfigurationError } from '../core/configuration-error.js';
+import { runAndReport } from '../execute/run-and-report.js';
+import { memoFile } from '../protocol/memo-uri.js';
 import { parseRunArgv } from '../protocol/run-argv.js';
-import type { RunRequest } from '../protocol/run-request.js';
+import { RUN_EXIT, type RunRequest } from '../protocol/run-request.js';
+import type { Output } from './output.js';
+import { memoUriArgument } from './uri-argument.js';
 import { UsageError } from './usage-error.js';
 
-export const RUN_USAGE = `  run <memo-uri> [--writer-id=ID]   the remote entry: run one stored invocation
-                                    exit 0 result written (or already there), 46 the function
-                                    threw, 47 the lease belongs to someone else, 1 internal failure;
-                                    without --writer-id (by hand) it takes a lease of its own
-`;
-
 /**
- * `memocall run <memo-uri> [--writer-id=ID]` (the arguments after `run`): runs one stored
+ * `memocall run <memo-uri> [--writer-id=ID]` (the arguments after `run`, as given: parsed by
+ * `parseRunArgv`, the one place run requests are read from a command line): runs one stored
  * invocation and returns the exit code (RUN_EXIT). Internal failures throw (exit 1).
  */
-export async function runCommand(args: string[]): Promise<number> {
+export async function runCommand(args: string[], output: Output): Promise<number> {
   let request: RunRequest;
   try {
-    request = parseRunArgv(['run', ...args], (flag) =>
-      process.stderr.write(`memocall run: ignoring unknown option ${flag}\n`),
-    );
+    request = parseRunArgv(['run', ...args], (flag) => output.warn('run', `ignoring unknown option ${flag}`));
   } catch (err) {
-    if (err instanceof ConfigurationError) throw new UsageError(err.message);
+    if (err instanceof ConfigurationError) throw new UsageError('expected: run <memo-uri> [--writer-id=ID]');
     throw err;
   }
-  return runAndReport(request);
+  request.memoUri = memoUriArgument(request.memoUri);
+  try {
+    return await runAndReport(request);
+  } catch (err) {
+    if (!(err instanceof BlobNotFoundError) || err.uri !== memoFile.invocation(request.memoUri)) throw err;
+    // Started by a shim this is memocall's own failure (exit 1, as RUN_EXIT says); typed by hand, a wrong URI.
+    output.warn('run', `nothing is stored at ${request.memoUri} (no invocation record)`);
+    return request.writerId === undefined ? 2 : RUN_EXIT.internal;
+  }
 }

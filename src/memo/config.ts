@@ -1,6 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { ConfigurationError } from '../core/configuration-error.js';
+import { normalizeBlobRoot } from '../protocol/blob-root.js';
 import { DEFAULTS } from '../protocol/defaults.js';
 import { settingsFromEnv } from '../protocol/settings-env.js';
 
@@ -20,6 +21,9 @@ export interface MemocallConfig {
 
 export const CONFIG_FILE = 'memocall.config.json';
 
+/** process.emitWarning code of a config file ignored because someone else could have written it. */
+export const UNTRUSTED_CONFIG = 'MEMOCALL_UNTRUSTED_CONFIG';
+
 const CONFIG_DEFAULTS: MemocallConfig = {
   blobRoot: DEFAULTS.blobRoot,
   pipelineId: DEFAULTS.pipelineId,
@@ -35,21 +39,78 @@ export function resolveConfig(
   cwd = process.cwd(),
 ): MemocallConfig {
   const file = readConfigFile(cwd);
-  return { ...CONFIG_DEFAULTS, ...defined(file), ...settingsFromEnv(env), ...defined(options) };
+  const fromEnv = settingsFromEnv(env);
+  // Each source is checked under its own name, so a typo is reported where it was made.
+  if (fromEnv.blobRoot !== undefined) normalizeBlobRoot(fromEnv.blobRoot, 'MEMOCALL_BLOB_ROOT');
+  if (options.blobRoot !== undefined) normalizeBlobRoot(options.blobRoot, 'blobRoot');
+  return { ...CONFIG_DEFAULTS, ...defined(file), ...fromEnv, ...defined(options) };
 }
 
+/** The nearest `memocall.config.json` upward from `cwd`, if it can be trusted (see `untrustedBecause`). */
 function readConfigFile(cwd: string): Partial<MemocallConfig> {
   for (let dir = path.resolve(cwd); ; dir = path.dirname(dir)) {
     const file = path.join(dir, CONFIG_FILE);
-    if (existsSync(file)) return parseConfigFile(file);
+    const text = readTrusted(file);
+    if (text !== undefined) return text === null ? {} : parseConfigFile(file, text);
     if (path.dirname(dir) === dir) return {};
   }
 }
 
-function parseConfigFile(file: string): Partial<MemocallConfig> {
+const warned = new Set<string>();
+
+/**
+ * The file's text; `undefined` when there is none; `null` when it is there but ignored (a
+ * warning names it). The nearest file decides: an ignored one does not let a file further up
+ * apply instead. Checked on the open descriptor, so the file read is the file judged.
+ */
+function readTrusted(file: string): string | null | undefined {
+  let link: Stats;
+  try {
+    link = lstatSync(file);
+  } catch {
+    return undefined;
+  }
+  let fd: number;
+  try {
+    fd = openSync(file, constants.O_RDONLY);
+  } catch (err) {
+    throw new ConfigurationError(`${file} cannot be read: ${(err as Error).message}`);
+  }
+  try {
+    const reason = untrustedBecause(link) ?? untrustedBecause(fstatSync(fd));
+    if (reason !== undefined) {
+      if (!warned.has(file)) {
+        warned.add(file);
+        process.emitWarning(`ignoring ${file}: ${reason}; settings come from options, MEMOCALL_* and defaults`, {
+          code: UNTRUSTED_CONFIG,
+        });
+      }
+      return null;
+    }
+    return readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * A config file directs where every `pure()` call below it stores and runs: only the current
+ * user or root may have written it. A symbolic link is judged as well as its target.
+ */
+function untrustedBecause(stats: Stats): string | undefined {
+  const uid = process.getuid?.();
+  if (uid === undefined) return undefined; // Windows: no POSIX owners
+  if (stats.uid !== uid && stats.uid !== 0)
+    return `it is owned by uid ${stats.uid}, not by this user (uid ${uid}) or root`;
+  if (!stats.isSymbolicLink() && (stats.mode & 0o022) !== 0)
+    return `other users may write it (mode ${(stats.mode & 0o777).toString(8).padStart(4, '0')}; chmod go-w it)`;
+  return undefined;
+}
+
+function parseConfigFile(file: string, text: string): Partial<MemocallConfig> {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(readFileSync(file, 'utf8'));
+    parsed = JSON.parse(text);
   } catch (err) {
     throw new ConfigurationError(`${file} is not valid JSON: ${(err as Error).message}`);
   }
@@ -60,6 +121,10 @@ function parseConfigFile(file: string): Partial<MemocallConfig> {
     const where = `${file}: ${key}`;
     switch (key) {
       case 'blobRoot':
+        if (typeof value !== 'string' || !value) throw new ConfigurationError(`${where} must be a non-empty string`);
+        normalizeBlobRoot(value, where);
+        config.blobRoot = value;
+        break;
       case 'pipelineId':
       case 'shim':
         if (typeof value !== 'string' || !value) throw new ConfigurationError(`${where} must be a non-empty string`);

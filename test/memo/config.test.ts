@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, lchownSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -113,4 +113,116 @@ describe('pure', () => {
     const f = pure(async (x: number) => x, { id: 'pure/unknown-shim' });
     await expect(f(1)).rejects.toThrow(/unknown shim "teleport"/);
   });
+});
+
+describe('blobRoot: a URI must name a registered store, spelled exactly', () => {
+  const typos: [string, RegExp][] = [
+    ['s3:/bucket/memo', /blobRoot 's3:\/bucket\/memo': did you mean 's3:\/\/bucket\/memo'\?/],
+    ['file:/tmp/x', /did you mean 'file:\/\/\/tmp\/x'\?/],
+    ['S3://bucket/x', /did you mean 's3:\/\/bucket\/x'\?/],
+    ['gs://bucket/x', /no blob store is registered for 'gs:\/\/'; did you mean one of .*'s3:\/\/'/],
+    ['fiel:///tmp/x', /did you mean 'file:\/\/'\?/],
+    ['s3//bucket/x', /did you mean 's3:\/\/bucket\/x'\?/],
+    ['data:v2/store', /for a relative path starting with 'data:' write '\.\/data:v2\/store'/],
+  ];
+
+  test('MemoizingRunner refuses typos with a suggestion instead of storing in a folder named s3:', () => {
+    for (const [root, message] of typos) {
+      expect(() => new MemoizingRunner({ blobRoot: root }), root).toThrow(ConfigurationError);
+      expect(() => new MemoizingRunner({ blobRoot: root }), root).toThrow(message);
+    }
+  });
+
+  test('plain absolute paths, ~ paths and relative paths that cannot be read as URIs keep working', () => {
+    const { dir, uri } = tempDir();
+    expect(new MemoizingRunner({ blobRoot: dir }).blobRoot).toBe(uri);
+    expect(new MemoizingRunner({ blobRoot: '~/x' }).blobRoot).toBe(pathToFileURL(path.join(homedir(), 'x')).href);
+    expect(new MemoizingRunner({ blobRoot: 'file://~/x' }).blobRoot).toBe(
+      pathToFileURL(path.join(homedir(), 'x')).href,
+    );
+    expect(new MemoizingRunner({ blobRoot: 'store/memo' }).blobRoot).toBe(
+      pathToFileURL(path.resolve('store/memo')).href,
+    );
+    expect(new MemoizingRunner({ blobRoot: './data:v2' }).blobRoot).toBe(pathToFileURL(path.resolve('data:v2')).href);
+    expect(new MemoizingRunner({ blobRoot: 'memory://fine' }).blobRoot).toBe('memory://fine');
+    expect(new MemoizingRunner({ blobRoot: 's3://bucket/prefix/' }).blobRoot).toBe('s3://bucket/prefix');
+  });
+
+  test('credentials in a blob root are refused, and never echoed', () => {
+    const attempt = () => new MemoizingRunner({ blobRoot: 's3://AKIAEXAMPLE:wJalrSECRET@bucket/memo' });
+    expect(attempt).toThrow(/blobRoot 's3:\/\/\*\*\*@bucket\/memo': credentials do not belong in the blob root/);
+    try {
+      attempt();
+    } catch (err) {
+      expect((err as Error).message).not.toMatch(/AKIAEXAMPLE|wJalrSECRET/);
+    }
+  });
+
+  test('pure, MEMOCALL_BLOB_ROOT and memocall.config.json are checked too, each named', async () => {
+    const { dir } = tempDir();
+    expect(() => resolveConfig({ blobRoot: 's3:/b/m' }, {}, dir)).toThrow(/^blobRoot 's3:\/b\/m': did you mean/);
+    expect(() => resolveConfig({}, { MEMOCALL_BLOB_ROOT: 'file:/tmp/x' }, dir)).toThrow(
+      /^MEMOCALL_BLOB_ROOT 'file:\/tmp\/x': did you mean 'file:\/\/\/tmp\/x'\?/,
+    );
+    writeFileSync(path.join(dir, 'memocall.config.json'), JSON.stringify({ blobRoot: 'S3://bucket/x' }));
+    expect(() => resolveConfig({}, {}, dir)).toThrow(
+      /memocall\.config\.json: blobRoot 'S3:\/\/bucket\/x': did you mean/,
+    );
+    const f = pure(async (x: number) => x, { id: 'pure/typo-root', blobRoot: 'gs://bucket' });
+    await expect(f(1)).rejects.toThrow(ConfigurationError);
+  });
+});
+
+describe('memocall.config.json is honoured only when nobody else could have written it', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  const warningsDuring = (fn: () => void): string[] => {
+    const warnings: string[] = [];
+    const spy = vi.spyOn(process, 'emitWarning').mockImplementation(((message: string | Error) => {
+      warnings.push(String(message));
+    }) as typeof process.emitWarning);
+    fn();
+    spy.mockRestore();
+    return warnings;
+  };
+
+  test('a group- or world-writable file is ignored with a warning naming it', () => {
+    const { dir } = tempDir();
+    const file = path.join(dir, 'memocall.config.json');
+    writeFileSync(file, JSON.stringify({ pipelineId: 'planted' }));
+    chmodSync(file, 0o644);
+    expect(resolveConfig({}, {}, dir).pipelineId).toBe('planted');
+    chmodSync(file, 0o666);
+    let config: ReturnType<typeof resolveConfig> | undefined;
+    const warnings = warningsDuring(() => (config = resolveConfig({}, {}, dir)));
+    expect(config!.pipelineId).toBe('default');
+    expect(warnings.join('\n')).toContain(`ignoring ${file}: other users may write it (mode 0666`);
+    chmodSync(file, 0o620);
+    expect(resolveConfig({}, {}, dir).pipelineId).toBe('default');
+  });
+
+  test.skipIf(process.getuid?.() !== 0)(
+    'a file owned by another user (nobody) is ignored, even if it is read-only',
+    () => {
+      const { dir } = tempDir();
+      const nested = path.join(dir, 'project');
+      mkdirSync(nested);
+      const file = path.join(dir, 'memocall.config.json');
+      writeFileSync(file, JSON.stringify({ blobRoot: 'memory://attacker' }));
+      chmodSync(file, 0o644);
+      chownSync(file, 65534, 65534);
+      let config: ReturnType<typeof resolveConfig> | undefined;
+      const warnings = warningsDuring(() => (config = resolveConfig({}, {}, nested)));
+      expect(config!.blobRoot).toBe('file://~/.memocall');
+      expect(warnings.join('\n')).toContain(`ignoring ${file}: it is owned by uid 65534`);
+      // A symbolic link someone else planted to a file of ours is not trusted either.
+      const ours = path.join(dir, 'ours.json');
+      writeFileSync(ours, JSON.stringify({ pipelineId: 'ours' }));
+      const link = path.join(nested, 'memocall.config.json');
+      symlinkSync(ours, link);
+      expect(resolveConfig({}, {}, nested).pipelineId).toBe('ours');
+      lchownSync(link, 65534, 65534);
+      expect(resolveConfig({}, {}, nested).pipelineId).toBe('default');
+    },
+  );
 });

@@ -1,5 +1,6 @@
 import type { RedisOptions } from 'bullmq';
 import { ConfigurationError } from '../../core/configuration-error.js';
+import { redactUri } from '../../core/redact-uri.js';
 
 /** The queue memocall uses when none is named. */
 export const DEFAULT_QUEUE_NAME = 'memocall';
@@ -17,22 +18,23 @@ export interface QueueLocation {
  */
 export function parseQueueUrl(url: string): QueueLocation {
   let parsed: URL;
+  const shown = redactUri(url); // a Redis URL may carry a password: never echo it
   try {
     parsed = new URL(url);
   } catch {
-    throw new ConfigurationError(`not a Redis URL: ${JSON.stringify(url)} (expected redis://host:port/queue-name)`);
+    throw new ConfigurationError(`not a Redis URL: ${JSON.stringify(shown)} (expected redis://host:port/queue-name)`);
   }
   if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
-    throw new ConfigurationError(`not a Redis URL: ${JSON.stringify(url)} (expected redis:// or rediss://)`);
+    throw new ConfigurationError(`not a Redis URL: ${JSON.stringify(shown)} (expected redis:// or rediss://)`);
   }
   const segments = parsed.pathname.split('/').filter(Boolean).map(decodeURIComponent);
   let db: number | undefined;
   if (segments.length > 1) {
     const first = segments.shift()!;
-    if (!/^\d+$/.test(first)) throw new ConfigurationError(`${url}: expected redis://host:port[/db]/queue-name`);
+    if (!/^\d+$/.test(first)) throw new ConfigurationError(`${shown}: expected redis://host:port[/db]/queue-name`);
     db = Number(first);
   }
-  if (segments.length > 1) throw new ConfigurationError(`${url}: expected redis://host:port[/db]/queue-name`);
+  if (segments.length > 1) throw new ConfigurationError(`${shown}: expected redis://host:port[/db]/queue-name`);
   const redis: RedisOptions = { host: parsed.hostname || '127.0.0.1', port: parsed.port ? Number(parsed.port) : 6379 };
   if (parsed.username) redis.username = decodeURIComponent(parsed.username);
   if (parsed.password) redis.password = decodeURIComponent(parsed.password);

@@ -30,6 +30,8 @@ export interface QueueWorkerOptions {
   maxStalledCount?: number;
   /** Hears of each job this worker ends (for logs). */
   onJobEnd?: (event: QueueWorkerJobEnd) => void;
+  /** Hears of connection errors (Redis unreachable); the worker keeps reconnecting by itself. */
+  onError?: (error: Error) => void;
 }
 
 export type QueueWorkerJobEnd =
@@ -105,7 +107,10 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
     },
   );
   // Without a listener an 'error' event would end the process; ioredis reconnects by itself.
-  worker.on('error', (err) => debug('queue worker %s: %s', location.name, err));
+  worker.on('error', (err) => {
+    debug('queue worker %s: %s', location.name, err);
+    options.onError?.(err);
+  });
   void worker.run().catch((err: unknown) => debug('queue worker %s stopped: %s', location.name, err));
   await worker.waitUntilReady();
 
