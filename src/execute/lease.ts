@@ -126,7 +126,9 @@ export async function tryAcquireLease(
       );
     }
     const now = Date.now();
-    const previous = current ? (current.corrupt ? current.generation : current.record.generation) : 0;
+    // Replacing a corrupt lease is a change of holder too (generation 2 at least: the new holder
+    // then looks for an outcome the old one may have stored).
+    const previous = current ? (current.corrupt ? Math.max(1, current.generation) : current.record.generation) : 0;
     const record: LeaseRecord = {
       writerId,
       generation: Math.min(previous, MAX_LEASE_GENERATION - 1) + 1,

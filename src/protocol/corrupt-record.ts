@@ -14,9 +14,10 @@ export class CorruptRecordError extends MemocallError {
   readonly problem: string;
 
   constructor(uri: string, problem: string, options?: { cause?: unknown }) {
-    super(CORRUPT_RECORD, `${redactUri(uri)}: corrupt record: ${problem}`, options);
+    const printed = printable(problem);
+    super(CORRUPT_RECORD, `${redactUri(uri)}: corrupt record: ${printed}`, options);
     this.uri = uri;
-    this.problem = problem;
+    this.problem = printed;
   }
 }
 
@@ -49,6 +50,19 @@ export function isCorruption(err: unknown): err is MemocallError & { uri?: strin
   return err instanceof CorruptRecordError || (err instanceof MemocallError && STORE_INTEGRITY_CODES.has(err.code));
 }
 
+const PROBLEM_MAX_CHARS = 300;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/g;
+
+/**
+ * A problem description fit for a terminal: parsers quote the bytes they choke on, and stored
+ * bytes are anyone's, so control characters (escape sequences) are escaped and length capped.
+ */
+export function printable(text: string): string {
+  const escaped = text.replace(CONTROL_CHARACTERS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return escaped.length > PROBLEM_MAX_CHARS ? `${escaped.slice(0, PROBLEM_MAX_CHARS)}…` : escaped;
+}
+
 const WARNED_MAX = 1000;
 const warned = new Set<string>();
 
@@ -58,7 +72,9 @@ const warned = new Set<string>();
  * corrupt record must not print it every poll.
  */
 export function warnCorruptRecord(uri: string, err: unknown, treatment: string): void {
-  const problem = err instanceof CorruptRecordError ? err.problem : err instanceof Error ? err.message : String(err);
+  const problem = printable(
+    err instanceof CorruptRecordError ? err.problem : err instanceof Error ? err.message : String(err),
+  );
   const key = `${uri}\n${problem}`;
   if (warned.has(key)) return;
   if (warned.size >= WARNED_MAX) warned.delete(warned.values().next().value!);

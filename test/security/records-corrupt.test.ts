@@ -7,17 +7,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { afterEach, describe, expect, test } from 'vitest';
 import { lookupBlobStore, MemoizingRunner, useRunner } from '../../src/index.js';
 import { IntegrityError } from '../../src/blobstore/cloud/integrity.js';
 import { encodeCanonical } from '../../src/core/canonical-encode.js';
 import { runInvocation } from '../../src/execute/remote-entry.js';
-import {
-  CorruptRecordError,
-  forgetCorruptRecordWarningsForTests,
-  isCorruption,
-  RecordPathBlockedError,
-} from '../../src/protocol/corrupt-record.js';
+import { CorruptRecordError, isCorruption, RecordPathBlockedError } from '../../src/protocol/corrupt-record.js';
 import { decodeErrorRecord, encodeErrorRecord } from '../../src/protocol/error-record.js';
 import { decodeInvocation } from '../../src/protocol/invocation-record.js';
 import { memoFile } from '../../src/protocol/memo-uri.js';
@@ -26,34 +21,13 @@ import { add } from '../fixtures/subprocess-functions.js';
 import { asNewProcess } from '../support/fresh-process.js';
 import { TEST_CONTAINER, azureServer, skipRequested } from '../support/servers.js';
 import { useTempDir } from '../support/temp-dir.js';
+import { useCorruptRecordWarnings } from './records-warnings.js';
 
 const tempDir = useTempDir();
 
 /** MEMOCALL_CORRUPT_RECORD warnings emitted while a test runs. */
-let warnings: Error[] = [];
-const onWarning = (w: Error) => {
-  if ((w as { code?: string }).code === 'MEMOCALL_CORRUPT_RECORD') warnings.push(w);
-};
-beforeEach(() => {
-  warnings = [];
-  forgetCorruptRecordWarningsForTests();
-  process.on('warning', onWarning);
-});
-afterEach(() => {
-  process.off('warning', onWarning);
-  asNewProcess();
-});
-/** Warnings are delivered on a later tick: wait for one naming `uri`. */
-async function warnedAbout(uri: string): Promise<Error> {
-  for (let i = 0; i < 100; i++) {
-    const found = warnings.find((w) => w.message.includes(uri));
-    if (found) return found;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(
-    `no MEMOCALL_CORRUPT_RECORD warning named ${uri}; got: ${warnings.map((w) => w.message).join(' | ')}`,
-  );
-}
+const { warnedAbout } = useCorruptRecordWarnings();
+afterEach(() => asNewProcess());
 
 const validResult = encodeResult(5, { runId: 'r', writerId: 'w', functionId: 'f', finishedAt: 'now' }).record;
 
