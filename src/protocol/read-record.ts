@@ -17,7 +17,7 @@ export async function readRecordOrWarn<T>(
 ): Promise<T | undefined> {
   let bytes: Uint8Array | undefined;
   try {
-    bytes = await getIfExists(store, uri);
+    bytes = await rereadOnStoreMismatch(() => getIfExists(store, uri));
   } catch (err) {
     if (!isCorruption(err)) throw err;
     warnCorruptRecord(uri, err, treatment);
@@ -49,7 +49,7 @@ export async function readVersionedRecord<T>(
 ): Promise<VersionedRecord<T> | null> {
   let blob: VersionedBlob;
   try {
-    blob = await getVersioned(store, uri);
+    blob = await rereadOnStoreMismatch(() => getVersioned(store, uri));
   } catch (err) {
     if (err instanceof BlobNotFoundError) return null;
     if (!isCorruption(err)) throw err;
@@ -64,6 +64,23 @@ export async function readVersionedRecord<T>(
     return { corrupt: err, etag: blob.etag, data: blob.data };
   }
 }
+
+/**
+ * A checksum mismatch may be the network's (a response damaged in transit, which the store
+ * already retried once) or the object's. Only one that persists over fresh reads is corruption:
+ * calling it so too soon would run a call again whose valid result is stored.
+ */
+async function rereadOnStoreMismatch<T>(read: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await read();
+    } catch (err) {
+      if (attempt >= STORE_MISMATCH_READS || err instanceof CorruptRecordError || !isCorruption(err)) throw err;
+    }
+  }
+}
+
+const STORE_MISMATCH_READS = 3;
 
 /** Bytes and version read atomically; for user stores without `getVersioned`: head, get, head until both heads agree. */
 export async function getVersioned(store: BlobStore, uri: string): Promise<VersionedBlob> {
