@@ -20,6 +20,7 @@ export { RUN_EXIT, type RunRequest, type RunStatus } from './protocol/run-reques
 export { parseRunArgv, runArgv } from './protocol/run-argv.js';
 export { RemoteError, NoResultError, type StoredError } from './protocol/errors.js';
 export { LeaseLostError, CallAbortedError, BadInvocationError } from './execute/errors.js';
+export { CorruptRecordError, RecordPathBlockedError } from './protocol/corrupt-record.js';
 export { ConfigurationError } from './core/configuration-error.js';
 export { MissingDependencyError } from './core/missing-dependency-error.js';
 export { SubprocessError } from './shims/subprocess/errors.js';

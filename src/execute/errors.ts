@@ -1,4 +1,5 @@
 import { MemocallError } from '../core/memocall-error.js';
+import { redactUri } from '../protocol/redact-uri.js';
 
 /** A lease this process held was taken over by another writer: its work must not be written. */
 export class LeaseLostError extends MemocallError {
@@ -36,7 +37,7 @@ function reasonText(reason: unknown): string {
 
 /** An `invocation` file that cannot be what memocall wrote: a memocall (or storage) failure. */
 export class BadInvocationError extends MemocallError {
-  constructor(uri: string, detail: string) {
-    super('MEMOCALL_BAD_INVOCATION', `${uri}: ${detail}`);
+  constructor(uri: string, detail: string, options?: { cause?: unknown }) {
+    super('MEMOCALL_BAD_INVOCATION', `${redactUri(uri)}: ${detail}`, options);
   }
 }

@@ -1,71 +1,106 @@
 import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { debuglog } from 'node:util';
-import type { BlobStore, VersionedBlob } from '../blobstore/blob-store.js';
-import { BlobNotFoundError, PreconditionFailedError } from '../blobstore/errors.js';
-import { LeaseLostError } from './errors.js';
-import { onTermination } from './termination.js';
+import type { BlobStore } from '../blobstore/blob-store.js';
+import { PreconditionFailedError } from '../blobstore/errors.js';
+import { ConfigurationError } from '../core/configuration-error.js';
+import type { MemocallError } from '../core/memocall-error.js';
+import { RecordPathBlockedError, warnCorruptRecord } from '../protocol/corrupt-record.js';
 import { defaultLeaseRefreshMs } from '../protocol/defaults.js';
+import {
+  decodeLeaseRecord,
+  encodeLeaseRecord,
+  isLeaseFree,
+  MAX_LEASE_GENERATION,
+  MAX_LEASE_TTL_MS,
+  type LeaseRecord,
+} from '../protocol/lease-record.js';
+import { readVersionedRecord } from '../protocol/read-record.js';
+import { LeaseLostError } from './errors.js';
+import { LeaseWatch } from './lease-watch.js';
+import { onTermination } from './termination.js';
+
+export { isLeaseFree, type LeaseRecord } from '../protocol/lease-record.js';
 
 const debug = debuglog('memocall');
-
-/** The JSON kept in `<memoUri>/lease`. */
-export interface LeaseRecord {
-  writerId: string;
-  /** Grows by one on every change of holder: a fencing token. */
-  generation: number;
-  /** Holder's clock, ms since epoch, of the last refresh. */
-  heartbeatAt: number;
-  ttlMs: number;
-  acquiredAt: number;
-  releasedAt?: number;
-  hostname: string;
-  pid: number;
-}
 
 export interface LeaseOptions {
   /** A lease not refreshed for this long may be taken over. Default 90 000 ms. */
   ttlMs: number;
   /** Refresh period. Default `ttlMs / 2`. */
   refreshMs?: number;
+  /**
+   * The caller's watch over the lease across its attempts (see LeaseWatch): caps how long an
+   * unchanged lease can hold it. Without one, each attempt judges by the record's times only.
+   */
+  watch?: LeaseWatch;
 }
 
 export type AcquireOutcome = { acquired: true; lease: HeldLease } | { acquired: false; holder: LeaseRecord };
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+/** The lease as stored: a record to believe, or a corrupt one (with the version to replace). */
+type LeaseState =
+  | { record: LeaseRecord; etag: string; corrupt?: undefined }
+  | { record?: undefined; etag: string; corrupt: MemocallError; generation: number };
 
-export function isLeaseFree(record: LeaseRecord, now = Date.now()): boolean {
-  return record.releasedAt !== undefined || now > record.heartbeatAt + record.ttlMs;
-}
-
-/** Reads the lease with the etag of exactly those bytes, or null when there is none. */
+/**
+ * Reads the lease with the etag of exactly those bytes, or null when there is none. A lease that
+ * is corrupt (not JSON, fields out of range, a heartbeat from the far future, a store checksum
+ * mismatch) throws CorruptRecordError or the store's integrity error.
+ */
 export async function readLease(store: BlobStore, uri: string): Promise<{ record: LeaseRecord; etag: string } | null> {
-  let blob: VersionedBlob;
-  try {
-    blob = store.getVersioned ? await store.getVersioned(uri) : await getVersionedByHead(store, uri);
-  } catch (err) {
-    if (err instanceof BlobNotFoundError) return null;
-    throw err;
-  }
-  return { record: JSON.parse(decoder.decode(blob.data)) as LeaseRecord, etag: blob.etag };
+  const state = await readLeaseState(store, uri);
+  if (state?.corrupt) throw state.corrupt;
+  return state;
 }
 
-/** For user stores without `getVersioned`: head, get, head again until both heads agree. */
-async function getVersionedByHead(store: BlobStore, uri: string): Promise<VersionedBlob> {
-  for (;;) {
-    const before = await store.head(uri);
-    if (!before) throw new BlobNotFoundError(uri);
-    const data = await store.get(uri);
-    const after = await store.head(uri);
-    if (after && after.etag === before.etag) return { ...after, data };
+async function readLeaseState(store: BlobStore, uri: string): Promise<LeaseState | null> {
+  const state = await readVersionedRecord(store, uri, decodeLeaseRecord);
+  if (!state) return null;
+  if (state.corrupt) return { corrupt: state.corrupt, etag: state.etag, generation: generationHint(state.data) };
+  return { record: state.record, etag: state.etag };
+}
+
+/** The generation a corrupt lease seems to carry, if any, so a takeover still counts up. */
+function generationHint(bytes: Uint8Array | undefined): number {
+  if (!bytes) return 0;
+  try {
+    const generation = (JSON.parse(new TextDecoder().decode(bytes)) as { generation?: unknown } | null)?.generation;
+    return Number.isSafeInteger(generation) && (generation as number) > 0 ? (generation as number) : 0;
+  } catch {
+    return 0;
   }
+}
+
+/** Why the stored lease no longer belongs to `writerId`, or undefined while it does. */
+function notHeldBecause(state: LeaseState | null, writerId: string, takenVerb: string): string | undefined {
+  if (!state) return 'the lease vanished';
+  if (state.corrupt) return `the lease record is corrupt (${state.corrupt.message})`;
+  if (state.record.writerId !== writerId) return `${takenVerb} ${state.record.writerId}`;
+  if (state.record.releasedAt !== undefined) return 'it was released';
+  return undefined;
+}
+
+/**
+ * Rounds in a row in which the store refused to create the lease (something is there) and a read
+ * found nothing (not an object: a directory on file://) before that is an error, not a race.
+ */
+const BLOCKED_ROUNDS = 5;
+
+function checkedTtlMs(ttlMs: number): number {
+  if (!Number.isFinite(ttlMs) || ttlMs <= 0 || ttlMs > MAX_LEASE_TTL_MS)
+    throw new ConfigurationError(
+      `a lease TTL must be a positive number of milliseconds up to ${MAX_LEASE_TTL_MS} (a week), got ${ttlMs}`,
+    );
+  return Math.ceil(ttlMs);
 }
 
 const held = new Set<HeldLease>();
 
 /**
- * One attempt to take the lease: create it if absent, take it over if released or expired.
- * Conditional writes decide races, so exactly one contender wins.
+ * One attempt to take the lease: create it if absent, take it over if released, expired, corrupt,
+ * or unchanged for longer than the caller's watch allows. Conditional writes decide races, so
+ * exactly one contender wins; a lease is never overwritten blindly.
  */
 export async function tryAcquireLease(
   store: BlobStore,
@@ -73,31 +108,54 @@ export async function tryAcquireLease(
   writerId: string,
   opts: LeaseOptions,
 ): Promise<AcquireOutcome> {
+  const ttlMs = checkedTtlMs(opts.ttlMs);
+  const watch = opts.watch ?? new LeaseWatch(ttlMs);
   // Most leases are taken on a first call, when none exists: try to create before reading.
-  let current: { record: LeaseRecord; etag: string } | null | undefined;
+  let current: LeaseState | null | undefined;
+  let blockedRounds = 0;
   for (;;) {
-    if (current && !isLeaseFree(current.record)) return { acquired: false, holder: current.record };
+    if (current?.corrupt) {
+      warnCorruptRecord(uri, current.corrupt, 'treating the lease as expired and taking it over');
+    } else if (current && !isLeaseFree(current.record)) {
+      if (!watch.exhausted(current.etag)) return { acquired: false, holder: current.record };
+      debug(
+        'lease %s unchanged for %d ms (heartbeat %d): taking it over',
+        uri,
+        watch.budgetMs,
+        current.record.heartbeatAt,
+      );
+    }
     const now = Date.now();
+    // Replacing a corrupt lease is a change of holder too (generation 2 at least: the new holder
+    // then looks for an outcome the old one may have stored).
+    const previous = current ? (current.corrupt ? Math.max(1, current.generation) : current.record.generation) : 0;
     const record: LeaseRecord = {
       writerId,
-      generation: (current?.record.generation ?? 0) + 1,
+      generation: Math.min(previous, MAX_LEASE_GENERATION - 1) + 1,
       heartbeatAt: now,
-      ttlMs: opts.ttlMs,
+      ttlMs,
       acquiredAt: now,
       hostname: hostname(),
       pid: process.pid,
     };
+    const creating = !current;
     try {
       const condition = current ? { ifMatch: current.etag } : { ifNoneMatch: '*' as const };
-      const { etag } = await store.put(uri, encoder.encode(JSON.stringify(record)), condition);
-      const lease = new HeldLease(store, uri, record, etag, opts);
+      const { etag } = await store.put(uri, encodeLeaseRecord(record), condition);
+      const lease = new HeldLease(store, uri, record, etag, { ...opts, ttlMs });
       lease.startMaintaining();
       return { acquired: true, lease };
     } catch (err) {
       if (!(err instanceof PreconditionFailedError)) throw err;
       // It exists, or someone else wrote between our read and write: look (again).
     }
-    current = await readLease(store, uri);
+    current = await readLeaseState(store, uri);
+    if (current === null && creating) {
+      if (++blockedRounds >= BLOCKED_ROUNDS) throw new RecordPathBlockedError(uri);
+      await sleep(10 * blockedRounds);
+    } else {
+      blockedRounds = 0;
+    }
   }
 }
 
@@ -106,8 +164,10 @@ export async function tryAcquireLease(
  * shim): checks the writer id and keeps the lease alive, but never releases it.
  */
 export async function adoptLease(store: BlobStore, uri: string, writerId: string): Promise<HeldLease> {
-  const current = await readLease(store, uri);
+  const current = await readLeaseState(store, uri);
   if (!current) throw new LeaseLostError(uri, writerId, 'there is no lease');
+  if (current.corrupt)
+    throw new LeaseLostError(uri, writerId, `the lease record is corrupt (${current.corrupt.message})`);
   if (current.record.writerId !== writerId) {
     throw new LeaseLostError(
       uri,
@@ -212,15 +272,11 @@ export class HeldLease {
     if (this.isLost) throw new LeaseLostError(this.uri, this.writerId, 'taken over');
     if (this.released) throw new LeaseLostError(this.uri, this.writerId, 'it was released');
     if (this.mayRelease && Date.now() < this.confirmedAt + this.record.ttlMs / 2) return;
-    const current = await readLease(this.store, this.uri);
-    if (!current || current.record.writerId !== this.writerId || current.record.releasedAt !== undefined) {
-      const detail = !current
-        ? 'the lease vanished'
-        : current.record.writerId !== this.writerId
-          ? `now held by ${current.record.writerId}`
-          : 'it was released';
-      this.markLost(current?.record, detail);
-      throw new LeaseLostError(this.uri, this.writerId, detail);
+    const current = await readLeaseState(this.store, this.uri);
+    const detail = notHeldBecause(current, this.writerId, 'now held by');
+    if (detail !== undefined || !current?.record) {
+      this.markLost(current?.record, detail ?? 'the lease vanished');
+      throw new LeaseLostError(this.uri, this.writerId, detail ?? 'the lease vanished');
     }
     this.etag = current.etag;
     this.record = current.record;
@@ -229,8 +285,7 @@ export class HeldLease {
   /** Whether the stored lease still names this writer (always reads, never throws LeaseLostError). */
   async stillHeld(): Promise<boolean> {
     if (this.isLost) return false;
-    const current = await readLease(this.store, this.uri);
-    return !!current && current.record.writerId === this.writerId && current.record.releasedAt === undefined;
+    return notHeldBecause(await readLeaseState(this.store, this.uri), this.writerId, 'held by') === undefined;
   }
 
   private async casUpdate(change: (record: LeaseRecord) => LeaseRecord): Promise<void> {
@@ -238,7 +293,7 @@ export class HeldLease {
       const next = change(this.record);
       const writtenAt = Date.now();
       try {
-        const { etag } = await this.store.put(this.uri, encoder.encode(JSON.stringify(next)), { ifMatch: this.etag });
+        const { etag } = await this.store.put(this.uri, encodeLeaseRecord(next), { ifMatch: this.etag });
         this.etag = etag;
         this.record = next;
         if (next.releasedAt === undefined) this.confirmedAt = Math.min(writtenAt, next.heartbeatAt);
@@ -247,15 +302,11 @@ export class HeldLease {
         if (!(err instanceof PreconditionFailedError)) throw err;
       }
       // Someone wrote the lease: if it is our cooperating peer (same writer id), adopt its version.
-      const current = await readLease(this.store, this.uri);
-      if (!current || current.record.writerId !== this.writerId || current.record.releasedAt !== undefined) {
-        const detail = !current
-          ? 'the lease vanished'
-          : current.record.writerId !== this.writerId
-            ? `taken over by ${current.record.writerId}`
-            : 'it was released';
-        this.markLost(current?.record, detail);
-        throw new LeaseLostError(this.uri, this.writerId, detail);
+      const current = await readLeaseState(this.store, this.uri);
+      const detail = notHeldBecause(current, this.writerId, 'taken over by');
+      if (detail !== undefined || !current?.record) {
+        this.markLost(current?.record, detail ?? 'the lease vanished');
+        throw new LeaseLostError(this.uri, this.writerId, detail ?? 'the lease vanished');
       }
       this.etag = current.etag;
       this.record = current.record;

@@ -1,5 +1,5 @@
 import { decodeCanonical } from '../core/canonical-decode.js';
-import type { BlobStore } from '../blobstore/blob-store.js';
+import type { BlobStore, PutCondition } from '../blobstore/blob-store.js';
 import { PreconditionFailedError } from '../blobstore/errors.js';
 import { lookupBlobStore } from '../blobstore/registry.js';
 import { BadInvocationError, LeaseLostError } from './errors.js';
@@ -10,7 +10,14 @@ import { decodeInvocation, type InvocationRecord } from '../protocol/invocation-
 import { adoptLease, heldLeaseOf, tryAcquireLease, type HeldLease, type LeaseRecord } from './lease.js';
 import { memoFile } from '../protocol/memo-uri.js';
 import { resolveInvokedFunction } from './module-loader.js';
-import { encodeResult } from '../protocol/result-record.js';
+import { decodeResultRecord, encodeResult } from '../protocol/result-record.js';
+import {
+  CorruptRecordError,
+  isCorruption,
+  RecordPathBlockedError,
+  warnCorruptRecord,
+} from '../protocol/corrupt-record.js';
+import { readRecordOrWarn, readVersionedRecord } from '../protocol/read-record.js';
 import { processResultCache } from './result-cache.js';
 import { encodeRunMetadata, invokedBy, MEMOCALL_VERSION, type RunMetadata } from '../protocol/run-metadata.js';
 import { newRunId, newWriterId } from '../protocol/run-id.js';
@@ -223,26 +230,15 @@ function lostMarker(signal: AbortSignal, work: Promise<unknown>): Promise<typeof
 
 async function readInvocation(store: BlobStore, memoUri: string): Promise<InvocationRecord> {
   const uri = memoFile.invocation(memoUri);
-  const bytes = await store.get(uri);
-  let record: InvocationRecord;
   try {
-    record = decodeInvocation(bytes);
+    return decodeInvocation(await store.get(uri), uri);
   } catch (err) {
-    throw new BadInvocationError(uri, `cannot be decoded (${err instanceof Error ? err.message : String(err)})`);
+    if (!isCorruption(err)) throw err;
+    // Never run from a record memocall did not write; the next caller writes a fresh one.
+    warnCorruptRecord(uri, err, 'nothing runs');
+    const problem = err instanceof CorruptRecordError ? err.problem : err.message;
+    throw new BadInvocationError(uri, `corrupt record: ${problem}`, { cause: err });
   }
-  const bad = invalidField(record);
-  if (bad) throw new BadInvocationError(uri, `is not a memocall invocation (${bad})`);
-  return record;
-}
-
-function invalidField(record: InvocationRecord): string | undefined {
-  if (typeof record !== 'object' || record === null) return 'not a record';
-  if (typeof record.functionId !== 'string' || !record.functionId) return 'functionId';
-  if (typeof record.moduleId !== 'string') return 'moduleId';
-  if (record.runtimeModule !== undefined && typeof record.runtimeModule !== 'string') return 'runtimeModule';
-  if (!(record.args instanceof Uint8Array)) return 'args';
-  if (typeof record.memo !== 'object' || record.memo === null) return 'memo';
-  return undefined;
 }
 
 function decodeArgs(invocation: InvocationRecord, memoUri: string): unknown[] {
@@ -260,23 +256,48 @@ function decodeArgs(invocation: InvocationRecord, memoUri: string): unknown[] {
   return args;
 }
 
+/** Whether a result is stored that can be read back: a corrupt one is to be replaced, not trusted. */
 async function resultExists(store: BlobStore, memoUri: string): Promise<boolean> {
-  return (await store.head(memoFile.result(memoUri))) !== null;
+  const uri = memoFile.result(memoUri);
+  if ((await store.head(uri)) === null) return false;
+  const treatment = 'treated as absent: the call runs and replaces it';
+  return (await readRecordOrWarn(store, uri, decodeResultRecord, treatment)) !== undefined;
 }
 
 function describeHolder(holder: LeaseRecord): string {
   return `the lease is held by writer ${holder.writerId} on ${holder.hostname} (pid ${holder.pid}), last refreshed ${new Date(holder.heartbeatAt).toISOString()}; wait for it, or for its expiry (${holder.ttlMs} ms after that)`;
 }
 
+/**
+ * Writes the result if none is stored (the first writer wins: false when a valid one is there).
+ * A corrupt stored result is replaced by compare-and-swap on its version, so a concurrent valid
+ * write is never overwritten and a corrupt record never blocks the memo URI.
+ */
 async function putFirstResult(store: BlobStore, memoUri: string, record: Uint8Array): Promise<boolean> {
-  try {
-    await store.put(memoFile.result(memoUri), record, { ifNoneMatch: '*' });
-    return true;
-  } catch (err) {
-    if (err instanceof PreconditionFailedError) return false;
-    throw err;
+  const uri = memoFile.result(memoUri);
+  let condition: PutCondition = { ifNoneMatch: '*' };
+  for (let blockedRounds = 0; ; ) {
+    try {
+      await store.put(uri, record, condition);
+      return true;
+    } catch (err) {
+      if (!(err instanceof PreconditionFailedError)) throw err;
+    }
+    const existing = await readVersionedRecord(store, uri, decodeResultRecord);
+    if (existing === null) {
+      // Create refused, yet nothing to read: a race with a delete, or a non-object at the path.
+      if (condition.ifNoneMatch && ++blockedRounds >= BLOCKED_ROUNDS) throw new RecordPathBlockedError(uri);
+      condition = { ifNoneMatch: '*' };
+      continue;
+    }
+    blockedRounds = 0;
+    if (!existing.corrupt) return false;
+    warnCorruptRecord(uri, existing.corrupt, "replacing it with this run's result");
+    condition = { ifMatch: existing.etag };
   }
 }
+
+const BLOCKED_ROUNDS = 5;
 
 function runMetadata(
   memoUri: string,

@@ -2,7 +2,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { encodeArgs, keyOfEncoded } from '../core/args-key.js';
 import { decodeCanonical } from '../core/canonical-decode.js';
 import type { BlobStore } from '../blobstore/blob-store.js';
-import { getIfExists } from '../blobstore/get-if-exists.js';
 import { lookupBlobStore } from '../blobstore/registry.js';
 import { normalizeBlobRoot } from '../protocol/blob-root.js';
 import { DEFAULTS } from '../protocol/defaults.js';
@@ -23,10 +22,13 @@ import { lookupFunction } from '../identity/function-registry.js';
 import { isRunningAbove } from '../execute/invocation-context.js';
 import { encodeInvocation, type InvocationRecord } from '../protocol/invocation-record.js';
 import { tryAcquireLease, type HeldLease } from '../execute/lease.js';
+import { LeaseWatch } from '../execute/lease-watch.js';
+import { MAX_LEASE_TTL_MS } from '../protocol/lease-record.js';
 import { functionMemospace, memoFile, type MemoUriParts } from '../protocol/memo-uri.js';
 import { maskedPipelineId } from './pipeline-id-mask.js';
 import { Flight } from './flight.js';
 import { decodeResultRecord } from '../protocol/result-record.js';
+import { readRecordOrWarn } from '../protocol/read-record.js';
 import { processResultCache } from '../execute/result-cache.js';
 import { invokedBy } from '../protocol/run-metadata.js';
 import { newWriterId } from '../protocol/run-id.js';
@@ -139,6 +141,10 @@ export class MemoizingRunner {
     this.shim = options.shim ?? samethread();
     this.rerunErrors = options.rerunErrors ?? DEFAULTS.rerunErrors;
     this.leaseTtlMs = positive(options.leaseTtlMs ?? DEFAULTS.leaseTtlMs, 'leaseTtlMs');
+    if (this.leaseTtlMs > MAX_LEASE_TTL_MS)
+      throw new ConfigurationError(
+        `leaseTtlMs must be at most ${MAX_LEASE_TTL_MS} ms (a week; a lease is kept alive by refreshes), got ${this.leaseTtlMs}`,
+      );
     this.leaseRefreshMs =
       options.leaseRefreshMs === undefined ? undefined : positive(options.leaseRefreshMs, 'leaseRefreshMs');
     this.waitInitialMs = positive(options.waitInitialMs ?? DEFAULTS.waitInitialMs, 'waitInitialMs');
@@ -272,6 +278,9 @@ export class MemoizingRunner {
     if (stored) return stored;
 
     let delay = this.waitInitialMs;
+    // However a lease claims to be alive, it holds this call at most its own TTL (plus the clock
+    // allowance) unless someone keeps rewriting it.
+    const watch = new LeaseWatch(this.leaseTtlMs);
     for (;;) {
       throwIfAborted(signal, memoUri);
       // A limited shim's slot is taken before the lease, never while holding it (see Shim.slots).
@@ -282,6 +291,7 @@ export class MemoizingRunner {
         const attempt = await tryAcquireLease(store, memoFile.lease(memoUri), writerId, {
           ttlMs: this.leaseTtlMs,
           refreshMs: this.leaseRefreshMs,
+          watch,
         });
         if (attempt.acquired) {
           const value = await this.runWithLease({
@@ -319,16 +329,21 @@ export class MemoizingRunner {
     memoUri: string,
     acceptErrorFrom: string | undefined,
   ): Promise<Uint8Array | undefined> {
-    const result = await getIfExists(store, memoFile.result(memoUri));
+    // A corrupt record is never trusted, and never blocks the memo URI: a corrupt result is a
+    // miss (the run replaces it by compare-and-swap), a corrupt error is no error.
+    const result = await readRecordOrWarn(
+      store,
+      memoFile.result(memoUri),
+      decodeResultRecord,
+      'treated as a miss: the call runs again and replaces it',
+    );
     if (result) {
-      const record = decodeResultRecord(result);
-      processResultCache.set(memoUri, record.value);
-      return record.value;
+      processResultCache.set(memoUri, result.value);
+      return result.value;
     }
     if (acceptErrorFrom === undefined) return undefined;
-    const error = await getIfExists(store, memoFile.error(memoUri));
-    if (!error) return undefined;
-    const record = decodeErrorRecord(error);
+    const record = await readRecordOrWarn(store, memoFile.error(memoUri), decodeErrorRecord, 'treated as absent');
+    if (!record) return undefined;
     if (acceptErrorFrom === '*' || record.writerId === acceptErrorFrom) throw new RemoteError(record.error, memoUri);
     return undefined;
   }

@@ -1,6 +1,14 @@
-import { decodeCanonical } from '../core/canonical-decode.js';
 import { encodeCanonical } from '../core/canonical-encode.js';
+import { CorruptRecordError } from './corrupt-record.js';
 import type { StoredError } from './errors.js';
+import {
+  decodeCanonicalRecord,
+  describeValue,
+  firstProblem,
+  isPlainRecord,
+  stringField,
+  type FieldProblem,
+} from './record-fields.js';
 
 /** The `error` file: a thrown error as plain data, plus who threw it. */
 export interface ErrorRecord {
@@ -78,6 +86,50 @@ export function encodeErrorRecord(record: ErrorRecord): Uint8Array {
   return encodeCanonical(record, 'errorRecord');
 }
 
-export function decodeErrorRecord(bytes: Uint8Array): ErrorRecord {
-  return decodeCanonical(bytes) as ErrorRecord;
+/**
+ * The record read from `uri` (for messages), checked field by field down the cause chain: throws
+ * CorruptRecordError for anything memocall does not write, so reviving it cannot throw.
+ */
+export function decodeErrorRecord(bytes: Uint8Array, uri = 'error'): ErrorRecord {
+  const record = decodeCanonicalRecord(bytes, uri);
+  const problem = firstProblem(
+    storedErrorProblem(record.error, 'error', 0),
+    stringField(record, 'runId'),
+    stringField(record, 'writerId'),
+    stringField(record, 'functionId'),
+    stringField(record, 'finishedAt'),
+  );
+  if (problem) throw new CorruptRecordError(uri, problem);
+  return record as unknown as ErrorRecord;
+}
+
+/** Causes deeper than the writer keeps (MAX_CAUSE_DEPTH) are not memocall's. */
+function storedErrorProblem(value: unknown, path: string, depth: number): FieldProblem {
+  if (!isPlainRecord(value)) return `${path} must be a stored error, found ${describeValue(value)}`;
+  if (depth > MAX_CAUSE_DEPTH) return `${path}: causes nested deeper than ${MAX_CAUSE_DEPTH}`;
+  const code = value.code;
+  const problem = firstProblem(
+    prefixed(path, stringField(value, 'name')),
+    prefixed(path, stringField(value, 'message')),
+    prefixed(path, stringField(value, 'stack', { optional: true })),
+    code === undefined || typeof code === 'string' || (typeof code === 'number' && Number.isFinite(code))
+      ? undefined
+      : `${path}.code must be a string or number, found ${describeValue(code)}`,
+    value.props === undefined || isPlainRecord(value.props)
+      ? undefined
+      : `${path}.props must be an object, found ${describeValue(value.props)}`,
+    value.droppedProps === undefined ||
+      (Array.isArray(value.droppedProps) && value.droppedProps.every((p) => typeof p === 'string'))
+      ? undefined
+      : `${path}.droppedProps must be a list of strings`,
+  );
+  if (problem || value.cause === undefined) return problem;
+  const cause = value.cause;
+  // A cause that was not an Error is stored as { value } (no message): see toStoredError.
+  if (isPlainRecord(cause) && 'value' in cause && !('message' in cause)) return undefined;
+  return storedErrorProblem(cause, `${path}.cause`, depth + 1);
+}
+
+function prefixed(path: string, problem: FieldProblem): FieldProblem {
+  return problem === undefined ? undefined : `${path}.${problem}`;
 }

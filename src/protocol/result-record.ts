@@ -1,5 +1,6 @@
-import { decodeCanonical } from '../core/canonical-decode.js';
 import { encodeCanonical } from '../core/canonical-encode.js';
+import { CorruptRecordError } from './corrupt-record.js';
+import { bytesField, decodeCanonicalRecord, firstProblem, stringField } from './record-fields.js';
 
 /** The `result` file: the encoded return value plus who produced it. */
 export interface ResultRecord {
@@ -20,6 +21,19 @@ export function encodeResult(
   return { record: encodeCanonical({ ...info, value: encodedValue }, 'resultRecord'), value: encodedValue };
 }
 
-export function decodeResultRecord(bytes: Uint8Array): ResultRecord {
-  return decodeCanonical(bytes) as ResultRecord;
+/**
+ * The record read from `uri` (for messages), checked field by field: throws CorruptRecordError
+ * for anything memocall does not write. The value's own bytes are decoded by the caller.
+ */
+export function decodeResultRecord(bytes: Uint8Array, uri = 'result'): ResultRecord {
+  const record = decodeCanonicalRecord(bytes, uri);
+  const problem = firstProblem(
+    bytesField(record, 'value'),
+    stringField(record, 'runId'),
+    stringField(record, 'writerId'),
+    stringField(record, 'functionId'),
+    stringField(record, 'finishedAt'),
+  );
+  if (problem) throw new CorruptRecordError(uri, problem);
+  return record as unknown as ResultRecord;
 }
