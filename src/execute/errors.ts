@@ -1,5 +1,5 @@
 import { MemocallError } from '../core/memocall-error.js';
-import { redactUri } from '../protocol/redact-uri.js';
+import { redactUri } from '../core/redact-uri.js';
 
 /** A lease this process held was taken over by another writer: its work must not be written. */
 export class LeaseLostError extends MemocallError {

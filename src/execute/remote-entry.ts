@@ -1,5 +1,5 @@
 import { decodeCanonical } from '../core/canonical-decode.js';
-import type { BlobStore, PutCondition } from '../blobstore/blob-store.js';
+import type { BlobStore, PutOptions } from '../blobstore/blob-store.js';
 import { PreconditionFailedError } from '../blobstore/errors.js';
 import { lookupBlobStore } from '../blobstore/registry.js';
 import { BadInvocationError, LeaseLostError } from './errors.js';
@@ -275,7 +275,7 @@ function describeHolder(holder: LeaseRecord): string {
  */
 async function putFirstResult(store: BlobStore, memoUri: string, record: Uint8Array): Promise<boolean> {
   const uri = memoFile.result(memoUri);
-  let condition: PutCondition = { ifNoneMatch: '*' };
+  let condition: PutOptions = { ifNoneMatch: '*' };
   for (let blockedRounds = 0; ; ) {
     try {
       await store.put(uri, record, condition);

@@ -1,5 +1,5 @@
 import { MemocallError } from '../core/memocall-error.js';
-import { redactUri } from './redact-uri.js';
+import { redactUri } from '../core/redact-uri.js';
 
 /** The warning code (and error code) of a stored record that cannot be what memocall wrote. */
 export const CORRUPT_RECORD = 'MEMOCALL_CORRUPT_RECORD';
