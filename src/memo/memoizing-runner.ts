@@ -23,6 +23,7 @@ import { lookupFunction } from '../identity/function-registry.js';
 import { isRunningAbove } from '../execute/invocation-context.js';
 import { encodeInvocation, type InvocationRecord } from '../protocol/invocation-record.js';
 import { tryAcquireLease, type HeldLease } from '../execute/lease.js';
+import { isTerminating, stoppedByTermination } from '../execute/termination.js';
 import { functionMemospace, memoFile, type MemoUriParts } from '../protocol/memo-uri.js';
 import { maskedPipelineId } from './pipeline-id-mask.js';
 import { Flight } from './flight.js';
@@ -274,6 +275,8 @@ export class MemoizingRunner {
     let delay = this.waitInitialMs;
     for (;;) {
       throwIfAborted(signal, memoUri);
+      // After SIGINT/SIGTERM/SIGHUP no new work starts (see termination.ts).
+      if (isTerminating()) await stoppedByTermination(memoUri);
       // A limited shim's slot is taken before the lease, never while holding it (see Shim.slots).
       const freeSlot = await this.shim.slots?.acquire(signal);
       let holder: string;

@@ -12,7 +12,7 @@ import { runArgv } from '../../protocol/run-argv.js';
 import { RUN_EXIT } from '../../protocol/run-request.js';
 import type { Shim, ShimContext, ShimRequest } from '../shim.js';
 import { sendStandbyRequest, StandbyPool } from './standby-pool.js';
-import { onTermination } from '../../execute/termination.js';
+import { isTerminating, onTermination, stoppedByTermination } from '../../execute/termination.js';
 
 export interface SubprocessOptions {
   /**
@@ -102,6 +102,8 @@ interface ShimState {
 
 function runChild(request: ShimRequest, ctx: ShimContext, state: ShimState): Promise<void> {
   throwIfAborted(ctx.signal, ctx.memoUri);
+  // After SIGINT/SIGTERM/SIGHUP nothing new starts.
+  if (isTerminating()) return stoppedByTermination(ctx.memoUri);
   const argv = runArgv({ memoUri: request.memoUri, writerId: request.writerId });
   const { settings } = state;
   const location = lookupFunction(ctx.functionId)?.location;
@@ -164,6 +166,12 @@ function supervise(
     let drainTimer: NodeJS.Timeout | undefined;
     let spawnError: Error | undefined;
     let settled = false;
+    const fail = (err: Error) => {
+      // Stopped (or failed) while this process terminates: a rejection would reach the user's
+      // `await` and end the program with exit 1 and a stack instead of by the signal.
+      if (isTerminating() && !signal?.aborted) stoppedByTermination(memoUri).then(resolve, reject);
+      else reject(err);
+    };
 
     const stop = () => {
       if (stopping) return;
@@ -186,7 +194,7 @@ function supervise(
       if (stopping) {
         // Whatever the child left behind in its group goes with it.
         sendSignal(child, group, 'SIGKILL');
-        reject(
+        fail(
           signal?.aborted
             ? abortErrorOf(signal, memoUri)
             : new SubprocessError(memoUri, 'the child was stopped', {
@@ -198,7 +206,7 @@ function supervise(
         return;
       }
       if (spawnError) {
-        reject(
+        fail(
           new SubprocessError(memoUri, `the child process could not be started (${spawnError.message})`, {
             cause: spawnError,
           }),
@@ -215,7 +223,7 @@ function supervise(
           : code === RUN_EXIT.internal
             ? 'memocall failed in the child (exit 1): nothing was stored'
             : `the child exited with code ${code}`;
-      reject(new SubprocessError(memoUri, how, { exitCode: code, signal: sig, stderrTail: tail.toString() }));
+      fail(new SubprocessError(memoUri, how, { exitCode: code, signal: sig, stderrTail: tail.toString() }));
     };
 
     child.once('error', (err) => {
