@@ -22,6 +22,7 @@ export { RemoteError, NoResultError, type StoredError } from './protocol/errors.
 export { LeaseLostError, CallAbortedError, BadInvocationError } from './execute/errors.js';
 export { ConfigurationError } from './core/configuration-error.js';
 export { SubprocessError } from './shims/subprocess/errors.js';
+export { ImportTimeCallError, WaitsOnParentError } from './execute/parent-chain.js';
 export { resolveConfig, type MemocallConfig } from './memo/config.js';
 
 export { registerCodec } from './core/codec-registry.js';

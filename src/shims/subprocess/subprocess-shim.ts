@@ -3,11 +3,13 @@ import { availableParallelism } from 'node:os';
 import { abortErrorOf, throwIfAborted } from '../../execute/call-signal.js';
 import { isTypeScriptFile, remoteEntryFile, runsUnderTsx, tsxImportFlags } from './child-node-flags.js';
 import { forwardLines, OutputTail } from './child-output.js';
+import { reemitChildWarning, RELAY_WARNINGS_ENV } from './child-warnings.js';
 import { codeRootOf } from '../../identity/code-root.js';
 import { ConcurrencyLimit } from '../concurrency-limit.js';
 import { ConfigurationError } from '../../core/configuration-error.js';
 import { SubprocessError } from './errors.js';
 import { lookupFunction } from '../../identity/function-registry.js';
+import { PARENT_WRITERS_ENV, parentWritersForChild } from '../../execute/parent-chain.js';
 import { runArgv } from '../../protocol/run-argv.js';
 import { RUN_EXIT } from '../../protocol/run-request.js';
 import type { Shim, ShimContext, ShimRequest } from '../shim.js';
@@ -117,6 +119,10 @@ function runChild(request: ShimRequest, ctx: ShimContext, state: ShimState): Pro
     ...process.env,
     MEMOCALL_CODE_ROOT: codeRoot,
     [NESTED_ENV]: String(depth + 1),
+    // The leases the callers above hold while they wait for this child (see parent-chain.ts).
+    [PARENT_WRITERS_ENV]: parentWritersForChild(request.writerId),
+    // Read through a pipe, its output can carry memocall's warnings to be raised here.
+    [RELAY_WARNINGS_ENV]: settings.output === 'inherit' ? '0' : '1',
     ...settings.env,
   };
   // A top-level child leads a process group of its own and its descendants: stopping it stops
@@ -146,7 +152,11 @@ function runChild(request: ShimRequest, ctx: ShimContext, state: ShimState): Pro
     const prefix = prefixOf(ctx);
     const show = settings.output === 'prefix';
     forwardLines(child.stdout!, prefix, show ? (t) => process.stdout.write(t) : undefined);
-    forwardLines(child.stderr!, prefix, show ? (t) => process.stderr.write(t) : undefined, (line) => tail.push(line));
+    forwardLines(child.stderr!, prefix, show ? (t) => process.stderr.write(t) : undefined, (line) => {
+      if (reemitChildWarning(line)) return true; // memocall's warnings become this process's
+      tail.push(line);
+      return false;
+    });
   }
   return supervise(child, group, ctx, settings.killGraceMs, tail);
 }
