@@ -13,6 +13,7 @@ import { ConfigurationError } from '../../core/configuration-error.js';
 import { markShimChild } from '../../execute/parent-chain.js';
 import { runAndReport } from '../../execute/run-and-report.js';
 import { relayWarningsToParent } from './child-warnings.js';
+import { importChildModule } from './child-module.js';
 import { parseRunArgv } from '../../protocol/run-argv.js';
 import { RUN_EXIT } from '../../protocol/run-request.js';
 
@@ -33,7 +34,7 @@ function run(argv: readonly string[]): Promise<number> | number {
     if (err instanceof ConfigurationError) return usage(err.message);
     throw err;
   }
-  return runAndReport(request);
+  return importChildModule().then(() => runAndReport(request));
 }
 
 async function main(argv: string[]): Promise<number> {

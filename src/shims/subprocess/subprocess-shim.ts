@@ -1,9 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
 import { availableParallelism } from 'node:os';
 import { abortErrorOf, throwIfAborted } from '../../execute/call-signal.js';
 import { isTypeScriptFile, remoteEntryFile, runsUnderTsx, tsxImportFlags } from './child-node-flags.js';
 import { forwardLines, OutputTail } from './child-output.js';
 import { reemitChildWarning, RELAY_WARNINGS_ENV } from './child-warnings.js';
+import { CHILD_MODULE_ENV } from './child-module.js';
+import { compiledTypeScriptModule } from './typescript-build.js';
 import { codeRootOf } from '../../identity/code-root.js';
 import { ConcurrencyLimit } from '../concurrency-limit.js';
 import { ConfigurationError } from '../../core/configuration-error.js';
@@ -43,6 +46,14 @@ export interface SubprocessOptions {
   prestart?: number;
   /** How long an unused spare child waits before it ends. Default 10 000 ms. */
   prestartIdleMs?: number;
+  /**
+   * How a child runs a TypeScript function module when memocall itself is compiled JavaScript:
+   * `'compile'` (default) compiles the module and the TypeScript it imports once with esbuild, if
+   * installed, into `node_modules/.cache/memocall/typescript/` under the code root (by content)
+   * and runs it on plain Node, falling back to tsx for what it cannot compile exactly (see
+   * typescript-build.ts); `'tsx'` always loads tsx in the child (about 120 ms more per child).
+   */
+  typescript?: 'compile' | 'tsx';
 }
 
 /** Set in every child: nested children then stay in its process group (see `runChild`). */
@@ -69,7 +80,12 @@ export function subprocess(options: SubprocessOptions = {}): Shim {
     output: options.output ?? 'prefix',
     prestart: options.prestart ?? 1,
     prestartIdleMs: options.prestartIdleMs ?? 10_000,
+    typescript: options.typescript ?? 'compile',
   };
+  if (settings.typescript !== 'compile' && settings.typescript !== 'tsx')
+    throw new ConfigurationError(
+      `subprocess({ typescript }) must be 'compile' or 'tsx', got ${JSON.stringify(settings.typescript)}`,
+    );
   if (!Number.isInteger(settings.prestart) || settings.prestart < 0)
     throw new ConfigurationError(`subprocess({ prestart }) must be a whole number ≥ 0, got ${settings.prestart}`);
   if (!(settings.killGraceMs >= 0))
@@ -102,7 +118,7 @@ interface ShimState {
   started: number;
 }
 
-function runChild(request: ShimRequest, ctx: ShimContext, state: ShimState): Promise<void> {
+async function runChild(request: ShimRequest, ctx: ShimContext, state: ShimState): Promise<void> {
   throwIfAborted(ctx.signal, ctx.memoUri);
   // After SIGINT/SIGTERM/SIGHUP nothing new starts.
   if (isTerminating()) return stoppedByTermination(ctx.memoUri);
@@ -111,7 +127,18 @@ function runChild(request: ShimRequest, ctx: ShimContext, state: ShimState): Pro
   const location = lookupFunction(ctx.functionId)?.location;
   const codeRoot = location?.codeRoot ?? codeRootOf(process.cwd());
   const entry = remoteEntryFile();
-  const typescript = entry.typescript || isTypeScriptFile(location?.runtimeModule) || runsUnderTsx();
+  // A TypeScript module under compiled memocall: its compiled twin spares the child tsx's loader.
+  const compiled =
+    !entry.typescript &&
+    settings.typescript === 'compile' &&
+    location?.codeRoot !== undefined &&
+    isTypeScriptFile(location.runtimeModule) &&
+    !runsUnderTsx(settings.execArgv)
+      ? await compiledTypeScriptModule(path.join(location.codeRoot, location.runtimeModule!), location.codeRoot)
+      : undefined;
+  throwIfAborted(ctx.signal, ctx.memoUri);
+  if (isTerminating()) return stoppedByTermination(ctx.memoUri);
+  const typescript = !compiled && (entry.typescript || isTypeScriptFile(location?.runtimeModule) || runsUnderTsx());
   const loader = typescript && !runsUnderTsx(settings.execArgv) ? tsxImportFlags(codeRoot) : [];
   const nodeArgs = [...loader, ...settings.execArgv, entry.file];
   const depth = Number(process.env[NESTED_ENV] ?? 0);
@@ -123,6 +150,8 @@ function runChild(request: ShimRequest, ctx: ShimContext, state: ShimState): Pro
     [PARENT_WRITERS_ENV]: parentWritersForChild(request.writerId),
     // Read through a pipe, its output can carry memocall's warnings to be raised here.
     [RELAY_WARNINGS_ENV]: settings.output === 'inherit' ? '0' : '1',
+    // The compiled twin of the function's module, imported by the child first ('' for none).
+    [CHILD_MODULE_ENV]: compiled?.file ?? '',
     ...settings.env,
   };
   // A top-level child leads a process group of its own and its descendants: stopping it stops
