@@ -14,9 +14,9 @@ const nodes = new Map<string, CallsNode>();
 const reachable = new Map<string, boolean>();
 const warned = new Set<string>();
 
-/** Makes a memoized function's `calls` graph known by its id (for the callers it runs under). */
-export function registerCallsNode(node: CallsNode): void {
-  nodes.set(node.functionId, node);
+/** Makes a memoized function's `calls` graph known by its id (for the calls made while it runs). */
+export function registerCallsNode(functionId: string, node: CallsNode): void {
+  nodes.set(functionId, node);
 }
 
 /** Notes a call of `callee` made inside the invocation `ctx` runs; warns when it is undeclared. */

@@ -118,12 +118,12 @@ function memoize(
   const identify = (): string => {
     const id = functionIdOf({ ...location, bindingName: lateName?.() }, raw.name, opts.id);
     registerFunction({ functionId: id, raw, location });
-    registerCallsNode(node);
+    registerCallsNode(id, node);
     return id;
   };
   if (functionId !== undefined) {
     registerFunction({ functionId, raw, location });
-    registerCallsNode(node);
+    registerCallsNode(functionId, node);
     if (callsItselfByName(raw)) warnRecursionTrap(functionId, raw.name);
   }
 
