@@ -76,3 +76,20 @@ test('SIGTERM on a program run with the tsx command: it exits 143 (128 + SIGTERM
   expect(result.stderr).not.toMatch(/Error|\n\s+at /);
   await expectEverythingStopped(s.started);
 }, 120_000);
+
+test('a program that handles SIGINT itself lives on: its calls reject with CallAbortedError at once, and the queued ones never start a child', async () => {
+  const s = setup();
+  const program = spawnTs(PROGRAM, [], { env: { ...s.env, MEMOCALL_TEST_OWN_HANDLER: '1' } });
+  const ended = finished(program);
+  await until(() => s.started().length >= 2, 60_000, 'two children to run');
+  // Were queued calls started after the signal, they would run (for minutes): stop the program then.
+  const hang = setTimeout(() => program.kill('SIGKILL'), 60_000);
+  program.kill('SIGINT');
+  const result = await ended;
+  clearTimeout(hang);
+  expect(result.signal, 'queued calls ran after the signal').toBeNull();
+  expect(result.code, result.stderr).toBe(0);
+  expect(result.stdout).toContain('SIGINT handled by the program');
+  expect(result.stdout).toContain(`settled ${TAGS.map(() => 'AbortError').join(' ')}`);
+  await expectEverythingStopped(s.started);
+}, 120_000);
