@@ -1,6 +1,8 @@
 // Per-invocation overhead of the subprocess shim: N sequential cold invocations of a trivial
 // function through subprocess(), minus the same through samethread() measured in the same run.
-// Also the parts a child's start-up is made of, to see where the time goes.
+// Also the parts a child's start-up is made of, to see where the time goes, and the same for a
+// TypeScript function module run by a tsx program (memocall installed compiled, as from npm):
+// children running its compiled twin (the default) and children loading tsx.
 //   npm run build && node dist/bench/subprocess.js [N=20]
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -8,6 +10,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { trivial, useShim } from './subprocess-fn.js';
+import { makeTypeScriptApp } from './subprocess-ts-app.js';
 import { fmtMs, freshBlobRoot, projectRoot, quantile } from './support.js';
 
 const n = Number(process.argv[2] ?? 20);
@@ -80,12 +83,8 @@ const importing = (...files: string[]) => [
 const runCommandFile = path.join(projectRoot, 'dist/src/cli/run-command.js');
 const apiFile = path.join(projectRoot, 'dist/src/index.js');
 const bare = spawnMs(['-e', '0']);
-const tsx = spawnMs([
-  '--import',
-  pathToFileURL(createRequire(path.join(projectRoot, 'package.json')).resolve('tsx')).href,
-  '-e',
-  '0',
-]);
+const tsxUrl = pathToFileURL(createRequire(path.join(projectRoot, 'package.json')).resolve('tsx')).href;
+const tsx = spawnMs(['--import', tsxUrl, '-e', '0']);
 const entry = spawnMs(importing(runCommandFile));
 const api = spawnMs(importing(runCommandFile, apiFile));
 console.log(
@@ -93,4 +92,36 @@ console.log(
 );
 console.log(
   `  TypeScript through tsx adds ${fmtMs(tsx - bare)} to each child's start (its loader), before TypeScript files are compiled`,
+);
+
+// A TypeScript function module (the caller runs under tsx; memocall is installed compiled).
+const { app, main } = makeTypeScriptApp(projectRoot);
+const tsRun = execFileSync(process.execPath, ['--import', tsxUrl, main, String(n), freshBlobRoot('subprocess-ts')], {
+  cwd: app,
+  encoding: 'utf8',
+  maxBuffer: 16 * 1024 * 1024,
+});
+const tsSeries = new Map(
+  tsRun
+    .trim()
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => {
+      const { mode, times } = JSON.parse(line) as { mode: string; times: number[] };
+      return [mode, stats(times)] as const;
+    }),
+);
+const tsSame = tsSeries.get('samethread')!;
+for (const [mode, label] of [
+  ['compile', 'compiled once with esbuild, children on plain node (default)'],
+  ['tsx', "typescript: 'tsx', children load tsx"],
+] as const) {
+  const series = tsSeries.get(mode)!;
+  console.log(
+    `TypeScript module, subprocess ${label}: mean ${fmtMs(series.mean)}, median ${fmtMs(series.median)}, overhead ${((series.mean - tsSame.mean) / 1000).toFixed(3)} s   [target ≤ 0.15 s]`,
+  );
+}
+const tsCompiledOverhead = tsSeries.get('compile')!.mean - tsSame.mean;
+console.log(
+  `  ratios in this run: TypeScript (compiled) / JavaScript overhead ${(tsCompiledOverhead / overhead).toFixed(2)}; TypeScript through tsx / JavaScript ${((tsSeries.get('tsx')!.mean - tsSame.mean) / overhead).toFixed(2)}`,
 );

@@ -24,6 +24,7 @@ export { CorruptRecordError, RecordPathBlockedError } from './protocol/corrupt-r
 export { ConfigurationError } from './core/configuration-error.js';
 export { MissingDependencyError } from './core/missing-dependency-error.js';
 export { SubprocessError } from './shims/subprocess/errors.js';
+export { ImportTimeCallError, WaitsOnParentError } from './execute/parent-chain.js';
 export { resolveConfig, type MemocallConfig } from './memo/config.js';
 
 export { registerCodec } from './core/codec-registry.js';

@@ -7,6 +7,8 @@ export interface InvocationContext {
   memo: MemoUriParts;
   runId: string;
   parent: InvocationContext | undefined;
+  /** Memoized functions called inside it, by id: whether its `calls` declare each (for the run record). */
+  nestedCalls?: Map<string, boolean>;
 }
 
 const current = new AsyncLocalStorage<InvocationContext>();

@@ -64,6 +64,9 @@ export async function runInvocation(request: RunRequest): Promise<RunReport> {
   let ownsLease = false;
   let adopted = false;
 
+  // Filled by the memoized calls the function makes (see memo/undeclared-calls.ts).
+  const nestedCalls = new Map<string, boolean>();
+  let warnings: string[] = [];
   // The record names the writer the run was fenced by (its own lease's, when started by hand).
   const writeMeta = (outcome: RunMetadata['outcome'], detail?: string) =>
     store.put(
@@ -71,6 +74,10 @@ export async function runInvocation(request: RunRequest): Promise<RunReport> {
       encodeRunMetadata({
         ...runMetadata(memoUri, invocation!, runId, startedAt, outcome, detail),
         writerId: lease?.writerId ?? writerId ?? invocation!.writerId,
+        ...(nestedCalls.size
+          ? { nestedCalls: [...nestedCalls].map(([functionId, declared]) => ({ functionId, declared })) }
+          : {}),
+        ...(warnings.length ? { warnings } : {}),
       }),
     );
   const end = async (status: RunStatus, detail: string, meta?: RunMetadata['outcome']): Promise<RunReport> => {
@@ -126,13 +133,14 @@ export async function runInvocation(request: RunRequest): Promise<RunReport> {
     let threw = false;
     let thrown: unknown;
     let encoded: ReturnType<typeof encodeResult> | undefined;
-    let warnings: string[] = [];
     const finishedAt = () => new Date().toISOString();
     // In another process than the caller, a lost lease ends the run at once: its work would be
     // fenced off anyway (the process exits; in-process the function cannot be stopped).
     const stopOnLoss = adopted && lease ? lease.lostSignal : undefined;
     try {
-      const returned = Promise.resolve(runInInvocation({ memoUri, memo: inv.memo, runId }, () => fn.raw(...args)));
+      const returned = Promise.resolve(
+        runInInvocation({ memoUri, memo: inv.memo, runId, nestedCalls }, () => fn.raw(...args)),
+      );
       const value = stopOnLoss ? await Promise.race([returned, lostMarker(stopOnLoss, returned)]) : await returned;
       if (value === LOST)
         return await end(

@@ -19,11 +19,14 @@ import { NoResultError, RemoteError } from '../protocol/errors.js';
 import { decodeErrorRecord } from '../protocol/error-record.js';
 import { validateId } from '../identity/function-identity.js';
 import { lookupFunction } from '../identity/function-registry.js';
-import { isRunningAbove } from '../execute/invocation-context.js';
+import { currentInvocation, isRunningAbove } from '../execute/invocation-context.js';
+import { ImportTimeCallError, isShimChild, parentWriters, WaitsOnParentError } from '../execute/parent-chain.js';
+import { callerFrame, originalSourceFile } from '../identity/source-location.js';
 import { encodeInvocation, type InvocationRecord } from '../protocol/invocation-record.js';
 import { tryAcquireLease, type HeldLease } from '../execute/lease.js';
 import { LeaseWatch } from '../execute/lease-watch.js';
 import { MAX_LEASE_TTL_MS } from '../protocol/lease-record.js';
+import { isTerminating, stoppedByTermination } from '../execute/termination.js';
 import { functionMemospace, memoFile, type MemoUriParts } from '../protocol/memo-uri.js';
 import { maskedPipelineId } from './pipeline-id-mask.js';
 import { Flight } from './flight.js';
@@ -202,6 +205,9 @@ export class MemoizingRunner {
 
   /** The result of `spec(...args)`: from memory, from storage, or by running it. */
   async call(spec: FunctionSpec, args: readonly unknown[]): Promise<unknown> {
+    // In a shim's child, a call outside the invocation it runs is the top-level work of a module
+    // imported to find the function: refused at once (it would wait on the caller's lease forever).
+    if (isShimChild() && !currentInvocation()) throw new ImportTimeCallError(spec.functionId, callingModule());
     const memospace = this.memospaceOf(spec, this.currentPipelineId());
     const prepared = prepareArguments(args); // e.g. hash local files: their content is part of the key
     if (prepared) await prepared;
@@ -283,6 +289,8 @@ export class MemoizingRunner {
     const watch = new LeaseWatch(this.leaseTtlMs);
     for (;;) {
       throwIfAborted(signal, memoUri);
+      // After SIGINT/SIGTERM/SIGHUP no new work starts (see termination.ts).
+      if (isTerminating()) await stoppedByTermination(memoUri);
       // A limited shim's slot is taken before the lease, never while holding it (see Shim.slots).
       const freeSlot = await this.shim.slots?.acquire(signal);
       let holder: string;
@@ -312,6 +320,8 @@ export class MemoizingRunner {
       } finally {
         freeSlot?.();
       }
+      // A caller above this process holds it, and waits for us: a wait that would never end.
+      if (parentWriters().has(holder)) throw new WaitsOnParentError(spec.functionId, memoUri, holder);
       await sleep(delay, undefined, { signal }).catch(() => throwIfAborted(signal, memoUri));
       delay = Math.min(delay * 2, this.waitMaxMs);
       // A holder that failed wrote `error` under its writer id: that outcome is ours too.
@@ -450,6 +460,12 @@ export class MemoizingRunner {
     if (!(await lease.stillHeld())) return undefined;
     throw new NoResultError(memoUri);
   }
+}
+
+/** The user's module making the current call (the first frame outside memocall), for messages. */
+function callingModule(): string | undefined {
+  const frame = callerFrame();
+  return frame ? originalSourceFile(frame.file) : undefined;
 }
 
 function positive(value: number, name: string): number {

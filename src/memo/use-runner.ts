@@ -5,6 +5,8 @@ import { registerFunction } from '../identity/function-registry.js';
 import type { FunctionSpec, MemoizingRunner } from './memoizing-runner.js';
 import { callsItselfByName, warnRecursionTrap } from './recursion-trap.js';
 import { prepareArguments } from '../execute/value-hooks.js';
+import { currentInvocation } from '../execute/invocation-context.js';
+import { noteNestedCall, registerCallsNode } from './undeclared-calls.js';
 
 /**
  * A memoized function: called like the original, always returning a Promise. `F`, the original
@@ -124,10 +126,12 @@ function memoize(
   const identify = (): string => {
     const id = functionIdOf({ ...location, bindingName: lateName?.() }, raw.name, opts.id);
     registerFunction({ functionId: id, raw, location });
+    registerCallsNode(id, node);
     return id;
   };
   if (functionId !== undefined) {
     registerFunction({ functionId, raw, location });
+    registerCallsNode(functionId, node);
     if (callsItselfByName(raw)) warnRecursionTrap(functionId, raw.name);
   }
 
@@ -136,6 +140,8 @@ function memoize(
     if (process.env.MEMOCALL_OFF === '1') return raw(...args);
     const runner = resolveRunner();
     if (runner === 'off') return raw(...args);
+    const caller = currentInvocation(); // a nested call: is it declared in the caller's `calls`?
+    if (caller) noteNestedCall(caller, node);
     return runner.call(spec, args);
   } as AnyMemoized;
 

@@ -21,6 +21,13 @@ export interface RunMetadata {
   /** `MEMOCALL_CODE_VERSION` when set (an image digest, a commit): code is not part of the key. */
   codeVersion?: string;
   detail?: string;
+  /**
+   * The memoized functions the run called, in the order first seen; `declared: false` for one
+   * missing from the function's `calls` (warned as MEMOCALL_UNDECLARED_CALL).
+   */
+  nestedCalls?: Array<{ functionId: string; declared: boolean }>;
+  /** Warnings the run raised about its outcome (e.g. MEMOCALL_DEST_NOT_RETURNED), one per line of `detail` too. */
+  warnings?: string[];
 }
 
 let invoker: string | undefined;

@@ -10,7 +10,10 @@
 // in that environment, and exits. If stdin ends first, it exits quietly.
 import '../../setup.js';
 import { ConfigurationError } from '../../core/configuration-error.js';
+import { markShimChild } from '../../execute/parent-chain.js';
 import { runAndReport } from '../../execute/run-and-report.js';
+import { relayWarningsToParent } from './child-warnings.js';
+import { importChildModule } from './child-module.js';
 import { parseRunArgv } from '../../protocol/run-argv.js';
 import { RUN_EXIT } from '../../protocol/run-request.js';
 
@@ -23,6 +26,7 @@ function usage(problem: string): number {
 }
 
 function run(argv: readonly string[]): Promise<number> | number {
+  relayWarningsToParent(); // after a spare adopted the call's environment, which says whether to
   let request: ReturnType<typeof parseRunArgv>;
   try {
     request = parseRunArgv(argv, (flag) => process.stderr.write(`memocall run: ignoring unknown option ${flag}\n`));
@@ -30,10 +34,12 @@ function run(argv: readonly string[]): Promise<number> | number {
     if (err instanceof ConfigurationError) return usage(err.message);
     throw err;
   }
-  return runAndReport(request);
+  return importChildModule().then(() => runAndReport(request));
 }
 
 async function main(argv: string[]): Promise<number> {
+  // Memoized calls made outside the invocation (a module's top-level work) are refused here.
+  markShimChild();
   const [command] = argv;
   if (command === 'run') return run(argv);
   if (command === 'standby') {
@@ -76,7 +82,9 @@ function readStandbyRequest(): Promise<StandbyRequest | undefined> {
 // Exit as soon as the outcome is stored: timers or sockets the user's code left open must not
 // keep the child (and the shim waiting for it) alive.
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  // One turn of the event loop first: warnings emitted by the run (process.emitWarning, delivered
+  // on a later tick) are then written, and relayed to the caller.
+  (code) => setImmediate(() => process.exit(code)),
   (err: unknown) => {
     process.stderr.write(
       `memocall: internal failure: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,

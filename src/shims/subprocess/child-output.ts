@@ -3,12 +3,13 @@ import type { Readable } from 'node:stream';
 /**
  * Copies a child's output line by line, each line prefixed (`[fib Abc12345] `), so the output
  * of concurrent children stays readable. A last line without a newline is flushed at the end.
+ * `onLine` sees each line first; when it returns true the line was consumed and is not written.
  */
 export function forwardLines(
   stream: Readable,
   prefix: string,
   write: ((text: string) => void) | undefined,
-  onLine?: (line: string) => void,
+  onLine?: (line: string) => boolean,
 ): void {
   let pending = '';
   stream.setEncoding('utf8');
@@ -24,7 +25,7 @@ export function forwardLines(
   });
   function emit(line: string): void {
     const clean = line.endsWith('\r') ? line.slice(0, -1) : line;
-    onLine?.(clean);
+    if (onLine?.(clean) === true) return;
     write?.(`${prefix}${clean}\n`);
   }
 }

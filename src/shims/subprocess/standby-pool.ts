@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
-import { onTermination } from '../../execute/termination.js';
+import { isTerminating, onTermination } from '../../execute/termination.js';
 
 /**
  * Child processes started ahead of need (`child-main.js standby`): Node and memocall are already
@@ -26,6 +26,7 @@ export class StandbyPool {
    * with another key are of no more use (the flags changed) and are stopped.
    */
   take(key: string): ChildProcess | undefined {
+    if (isTerminating()) return undefined;
     while (this.spares.length) {
       const spare = this.spares.shift()!;
       clearTimeout(spare.idle);
@@ -42,7 +43,7 @@ export class StandbyPool {
 
   /** Starts spares with `spawnSpare` until `size` are waiting. */
   fill(key: string, spawnSpare: () => ChildProcess): void {
-    while (this.spares.length < this.size) {
+    while (!isTerminating() && this.spares.length < this.size) {
       let child: ChildProcess;
       try {
         child = spawnSpare();

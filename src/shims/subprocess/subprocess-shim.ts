@@ -1,18 +1,23 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
 import { availableParallelism } from 'node:os';
 import { abortErrorOf, throwIfAborted } from '../../execute/call-signal.js';
 import { isTypeScriptFile, remoteEntryFile, runsUnderTsx, tsxImportFlags } from './child-node-flags.js';
 import { forwardLines, OutputTail } from './child-output.js';
+import { reemitChildWarning, RELAY_WARNINGS_ENV } from './child-warnings.js';
+import { CHILD_MODULE_ENV } from './child-module.js';
+import { compiledTypeScriptModule } from './typescript-build.js';
 import { codeRootOf } from '../../identity/code-root.js';
 import { ConcurrencyLimit } from '../concurrency-limit.js';
 import { ConfigurationError } from '../../core/configuration-error.js';
 import { SubprocessError } from './errors.js';
 import { lookupFunction } from '../../identity/function-registry.js';
+import { PARENT_WRITERS_ENV, parentWritersForChild } from '../../execute/parent-chain.js';
 import { runArgv } from '../../protocol/run-argv.js';
 import { RUN_EXIT } from '../../protocol/run-request.js';
 import type { Shim, ShimContext, ShimRequest } from '../shim.js';
 import { sendStandbyRequest, StandbyPool } from './standby-pool.js';
-import { onTermination } from '../../execute/termination.js';
+import { isTerminating, onTermination, stoppedByTermination } from '../../execute/termination.js';
 
 export interface SubprocessOptions {
   /**
@@ -41,6 +46,14 @@ export interface SubprocessOptions {
   prestart?: number;
   /** How long an unused spare child waits before it ends. Default 10 000 ms. */
   prestartIdleMs?: number;
+  /**
+   * How a child runs a TypeScript function module when memocall itself is compiled JavaScript:
+   * `'compile'` (default) compiles the module and the TypeScript it imports once with esbuild, if
+   * installed, into `node_modules/.cache/memocall/typescript/` under the code root (by content)
+   * and runs it on plain Node, falling back to tsx for what it cannot compile exactly (see
+   * typescript-build.ts); `'tsx'` always loads tsx in the child (about 120 ms more per child).
+   */
+  typescript?: 'compile' | 'tsx';
 }
 
 /** Set in every child: nested children then stay in its process group (see `runChild`). */
@@ -67,7 +80,12 @@ export function subprocess(options: SubprocessOptions = {}): Shim {
     output: options.output ?? 'prefix',
     prestart: options.prestart ?? 1,
     prestartIdleMs: options.prestartIdleMs ?? 10_000,
+    typescript: options.typescript ?? 'compile',
   };
+  if (settings.typescript !== 'compile' && settings.typescript !== 'tsx')
+    throw new ConfigurationError(
+      `subprocess({ typescript }) must be 'compile' or 'tsx', got ${JSON.stringify(settings.typescript)}`,
+    );
   if (!Number.isInteger(settings.prestart) || settings.prestart < 0)
     throw new ConfigurationError(`subprocess({ prestart }) must be a whole number ≥ 0, got ${settings.prestart}`);
   if (!(settings.killGraceMs >= 0))
@@ -100,14 +118,27 @@ interface ShimState {
   started: number;
 }
 
-function runChild(request: ShimRequest, ctx: ShimContext, state: ShimState): Promise<void> {
+async function runChild(request: ShimRequest, ctx: ShimContext, state: ShimState): Promise<void> {
   throwIfAborted(ctx.signal, ctx.memoUri);
+  // After SIGINT/SIGTERM/SIGHUP nothing new starts.
+  if (isTerminating()) return stoppedByTermination(ctx.memoUri);
   const argv = runArgv({ memoUri: request.memoUri, writerId: request.writerId });
   const { settings } = state;
   const location = lookupFunction(ctx.functionId)?.location;
   const codeRoot = location?.codeRoot ?? codeRootOf(process.cwd());
   const entry = remoteEntryFile();
-  const typescript = entry.typescript || isTypeScriptFile(location?.runtimeModule) || runsUnderTsx();
+  // A TypeScript module under compiled memocall: its compiled twin spares the child tsx's loader.
+  const compiled =
+    !entry.typescript &&
+    settings.typescript === 'compile' &&
+    location?.codeRoot !== undefined &&
+    isTypeScriptFile(location.runtimeModule) &&
+    !runsUnderTsx(settings.execArgv)
+      ? await compiledTypeScriptModule(path.join(location.codeRoot, location.runtimeModule!), location.codeRoot)
+      : undefined;
+  throwIfAborted(ctx.signal, ctx.memoUri);
+  if (isTerminating()) return stoppedByTermination(ctx.memoUri);
+  const typescript = !compiled && (entry.typescript || isTypeScriptFile(location?.runtimeModule) || runsUnderTsx());
   const loader = typescript && !runsUnderTsx(settings.execArgv) ? tsxImportFlags(codeRoot) : [];
   const nodeArgs = [...loader, ...settings.execArgv, entry.file];
   const depth = Number(process.env[NESTED_ENV] ?? 0);
@@ -115,6 +146,12 @@ function runChild(request: ShimRequest, ctx: ShimContext, state: ShimState): Pro
     ...process.env,
     MEMOCALL_CODE_ROOT: codeRoot,
     [NESTED_ENV]: String(depth + 1),
+    // The leases the callers above hold while they wait for this child (see parent-chain.ts).
+    [PARENT_WRITERS_ENV]: parentWritersForChild(request.writerId),
+    // Read through a pipe, its output can carry memocall's warnings to be raised here.
+    [RELAY_WARNINGS_ENV]: settings.output === 'inherit' ? '0' : '1',
+    // The compiled twin of the function's module, imported by the child first ('' for none).
+    [CHILD_MODULE_ENV]: compiled?.file ?? '',
     ...settings.env,
   };
   // A top-level child leads a process group of its own and its descendants: stopping it stops
@@ -144,7 +181,11 @@ function runChild(request: ShimRequest, ctx: ShimContext, state: ShimState): Pro
     const prefix = prefixOf(ctx);
     const show = settings.output === 'prefix';
     forwardLines(child.stdout!, prefix, show ? (t) => process.stdout.write(t) : undefined);
-    forwardLines(child.stderr!, prefix, show ? (t) => process.stderr.write(t) : undefined, (line) => tail.push(line));
+    forwardLines(child.stderr!, prefix, show ? (t) => process.stderr.write(t) : undefined, (line) => {
+      if (reemitChildWarning(line)) return true; // memocall's warnings become this process's
+      tail.push(line);
+      return false;
+    });
   }
   return supervise(child, group, ctx, settings.killGraceMs, tail);
 }
@@ -164,6 +205,12 @@ function supervise(
     let drainTimer: NodeJS.Timeout | undefined;
     let spawnError: Error | undefined;
     let settled = false;
+    const fail = (err: Error) => {
+      // Stopped (or failed) while this process terminates: a rejection would reach the user's
+      // `await` and end the program with exit 1 and a stack instead of by the signal.
+      if (isTerminating() && !signal?.aborted) stoppedByTermination(memoUri).then(resolve, reject);
+      else reject(err);
+    };
 
     const stop = () => {
       if (stopping) return;
@@ -186,7 +233,7 @@ function supervise(
       if (stopping) {
         // Whatever the child left behind in its group goes with it.
         sendSignal(child, group, 'SIGKILL');
-        reject(
+        fail(
           signal?.aborted
             ? abortErrorOf(signal, memoUri)
             : new SubprocessError(memoUri, 'the child was stopped', {
@@ -198,7 +245,7 @@ function supervise(
         return;
       }
       if (spawnError) {
-        reject(
+        fail(
           new SubprocessError(memoUri, `the child process could not be started (${spawnError.message})`, {
             cause: spawnError,
           }),
@@ -215,7 +262,7 @@ function supervise(
           : code === RUN_EXIT.internal
             ? 'memocall failed in the child (exit 1): nothing was stored'
             : `the child exited with code ${code}`;
-      reject(new SubprocessError(memoUri, how, { exitCode: code, signal: sig, stderrTail: tail.toString() }));
+      fail(new SubprocessError(memoUri, how, { exitCode: code, signal: sig, stderrTail: tail.toString() }));
     };
 
     child.once('error', (err) => {
