@@ -423,7 +423,7 @@ class CanonicalWriter {
       }
     } catch (cause) {
       for (let i = base; i < top; i++) values[i] = undefined;
-      if (reading === undefined) throw cause; // listing the keys threw: named by run()
+      if (reading === undefined) throw cause; // listing the keys threw: encodeCanonicalChunks names the object
       throw this.failWithCause(this.path(this.depth) + propertySegment(reading), 'threw when read', cause);
     }
     const n = top - base;
