@@ -59,6 +59,18 @@ stop_cluster() {
   done
 }
 
+# apt_get ARGS...: apt-get, waiting (up to 10 min) while another apt or dpkg holds its locks:
+# DPkg::Lock::Timeout covers dpkg's lock, but `apt-get update` fails at once on the lists lock.
+apt_get() {
+  local deadline=$((SECONDS + 600))
+  until apt-get -o DPkg::Lock::Timeout=600 -o Acquire::Retries=3 "$@" >>"$out" 2>&1; do
+    if [ "$SECONDS" -ge "$deadline" ] || ! tail -n 3 "$out" | grep -q "Could not get lock"; then
+      return 1
+    fi
+    sleep 2
+  done
+}
+
 install_packages() {
   # Two test runs starting at once on a fresh machine both find the binaries missing: the first
   # installs under this lock, the second waits for it and then finds nothing left to do. apt's
@@ -70,12 +82,10 @@ install_packages() {
     exit 4
   fi
   [ -z "$(missing_binaries)" ] && return 0
-  local apt=(apt-get -o DPkg::Lock::Timeout=600 -o Acquire::Retries=3)
   export DEBIAN_FRONTEND=noninteractive
   local out
   out=$(mktemp)
-  if ! "${apt[@]}" update >"$out" 2>&1 ||
-    ! "${apt[@]}" install -y --no-install-recommends "${PACKAGES[@]}" >>"$out" 2>&1; then
+  if ! apt_get update || ! apt_get install -y --no-install-recommends "${PACKAGES[@]}"; then
     echo "RGW_FAILED install: apt-get could not install ${PACKAGES[*]}; last lines of its output:" >&2
     tail -n 30 "$out" >&2
     rm -f "$out"

@@ -183,6 +183,7 @@ export interface RgwOptions {
 /** Starts a single-node Ceph cluster + radosgw via scripts/ceph-rgw-up.sh (about 16 s, 35 s under load). */
 export async function startRgw(options: RgwOptions = {}): Promise<RunningServer<S3Server>> {
   await ensureCephInstalled(options.log);
+  const started = Date.now();
   // Only a port taken between our probe and Ceph's bind is worth another attempt (new ports);
   // any other failure is reported at once with its cause.
   for (let attempt = 1; ; attempt++) {
@@ -206,6 +207,7 @@ export async function startRgw(options: RgwOptions = {}): Promise<RunningServer<
         throw Object.assign(new Error(`ceph-rgw-up.sh printed no RGW_READY line; stdout: ${stdout.slice(-500)}`), {
           stderr: '',
         });
+      options.log?.(`RGW up at attempt ${attempt} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
       return {
         info: { endpoint: ready[1], accessKeyId: ready[2], secretAccessKey: ready[3], region: 'us-east-1' },
         pids: () => pidsIn(dir),
