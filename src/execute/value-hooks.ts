@@ -39,6 +39,8 @@ export type ResultFinalizer = (value: unknown, ctx: FinalizeContext) => Promise<
 export interface ReceiveContext {
   memoUri: string;
   blobRoot: string;
+  /** The caller's own argument values (what the result may be matched against: stored data is never trusted). */
+  args: readonly unknown[];
 }
 
 /** Caller side, after the result value was decoded (hits included), before the caller gets it. */

@@ -94,22 +94,40 @@ function destKey(d: DestFile): string {
 let decodedSeen = 0;
 
 /**
- * After the caller decoded a result: write the pointer of each returned DestFile at its local
- * path, and tell content-only files which blob root holds their bytes. Walks the value only if
- * a file value was decoded since the last time (so plain results cost one comparison).
+ * After the caller decoded a result: write a pointer for each returned DestFile at the local
+ * path of the caller's own DestFile argument with the same URI, and tell content-only files
+ * which blob root holds their bytes. Stored data is data: a local path inside the result is
+ * never used (a planted result could name any file of the caller's), and a returned DestFile
+ * that matches no argument gets no pointer. Walks the value only if a file value was decoded
+ * since the last time (so plain results cost one comparison).
  */
 export function receiveResultFiles(value: unknown, ctx: ReceiveContext): Promise<void> | undefined {
   if (fileValueCounters.decoded === decodedSeen) return undefined;
   decodedSeen = fileValueCounters.decoded;
+  let ownDests: Map<string, string[]> | undefined;
   for (const out of collectInstances(value, isOutput)) {
     if (out instanceof DestFile) {
-      const at = out.pointerPath;
       const digest = out.digest;
-      if (at !== undefined && digest)
+      if (!digest) continue;
+      ownDests ??= pointerPathsByUri(ctx.args);
+      for (const at of ownDests.get(out.uri) ?? [])
         writePointerFile(path.resolve(at), { uri: out.uri, sha256: digest.sha256, size: digest.size });
     } else {
       out.bindCasRoot(ctx.blobRoot);
     }
   }
   return undefined;
+}
+
+/** The local paths the caller gave its DestFile arguments, by URI. */
+function pointerPathsByUri(args: readonly unknown[]): Map<string, string[]> {
+  const byUri = new Map<string, string[]>();
+  for (const d of collectInstances(args, (v: object): v is DestFile => v instanceof DestFile)) {
+    const at = d.pointerPath;
+    if (at === undefined) continue;
+    const paths = byUri.get(d.uri);
+    if (!paths) byUri.set(d.uri, [at]);
+    else if (!paths.includes(at)) paths.push(at);
+  }
+  return byUri;
 }

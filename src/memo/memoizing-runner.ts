@@ -209,7 +209,7 @@ export class MemoizingRunner {
       if (known !== undefined) {
         const value = processResultCache.read(known, MISS);
         if (value !== MISS) {
-          const received = receiveResult(value, { memoUri: known, blobRoot: this.blobRoot });
+          const received = receiveResult(value, { memoUri: known, blobRoot: this.blobRoot, args });
           if (received) await received;
           return value;
         }
@@ -255,7 +255,7 @@ export class MemoizingRunner {
       }
     }
     if (fastKey !== undefined) rememberFastKey(fastKey, memoUri);
-    const received = receiveResult(value, { memoUri, blobRoot: this.blobRoot }); // e.g. write pointer files
+    const received = receiveResult(value, { memoUri, blobRoot: this.blobRoot, args }); // e.g. write pointer files
     if (received) await received;
     return value;
   }
