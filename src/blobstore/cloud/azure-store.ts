@@ -16,6 +16,7 @@ import type { Readable } from 'node:stream';
 import { LocalFileChangedError } from '../../core/local-file-changed-error.js';
 import { importOptionalDependency } from '../../core/optional-dependency.js';
 import { sha256Hex } from '../../core/sha256.js';
+import { checkKeyPrefix, checkObjectKey } from '../object-key.js';
 import { tempSiblingPath } from '../local/atomic-local-file.js';
 import type { BlobHead, BlobStore, PutOptions, VersionedBlob } from '../blob-store.js';
 import { BlobNotFoundError, PreconditionFailedError, UnsupportedUriError } from '../errors.js';
@@ -143,6 +144,8 @@ export function parseAzureUri(uri: string, options: AzureStoreOptions = {}, allo
     throw new UnsupportedUriError(uri, `'${container}' is not a container name`);
   }
   if (blobName === '' && !allowEmptyBlob) throw new UnsupportedUriError(uri, 'no blob name after the container');
+  if (allowEmptyBlob) checkKeyPrefix(uri, blobName);
+  else checkObjectKey(uri, blobName);
   return {
     serviceUrl: serviceUrl ?? resolveAzureEndpoint(account, options),
     account,

@@ -22,6 +22,7 @@ import { ConfigurationError } from '../../core/configuration-error.js';
 import { LocalFileChangedError } from '../../core/local-file-changed-error.js';
 import { sha256OfFile } from '../../core/sha256-file.js';
 import { sha256Hex } from '../../core/sha256.js';
+import { checkKeyPrefix, checkObjectKey } from '../object-key.js';
 import { tempSiblingPath } from '../local/atomic-local-file.js';
 import type { BlobHead, BlobStore, PutOptions, VersionedBlob } from '../blob-store.js';
 import { BlobNotFoundError, PreconditionFailedError, UnsupportedUriError } from '../errors.js';
@@ -204,6 +205,8 @@ export function parseS3Uri(uri: string, allowEmptyKey = false): S3Location {
     throw new UnsupportedUriError(uri, `'${bucket}' is not a bucket name`);
   const key = match[2] ?? '';
   if (key === '' && !allowEmptyKey) throw new UnsupportedUriError(uri, 'no object key after the bucket');
+  if (allowEmptyKey) checkKeyPrefix(uri, key);
+  else checkObjectKey(uri, key);
   return { bucket, key };
 }
 
