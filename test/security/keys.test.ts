@@ -111,11 +111,11 @@ async function cannotReplaceAnotherCallsResult(root: string): Promise<void> {
   const store = lookupBlobStore(root);
   const victim = `${root}/memocall-v1/p/victim/k/result`;
   await store.put(victim, new TextEncoder().encode('the real result'), { ifNoneMatch: '*' });
-  const escape = '../../../../memocall-v1/p/victim/k/result';
+  const escaping = '../../../../memocall-v1/p/victim/k/result';
   await runInInvocation({ memoUri: `${root}/memocall-v1/p/f/k`, memo: memo(root), runId: 'run1' }, async () => {
-    expect(() => invocationOutputFqn(escape)).toThrow(InvalidOutputNameError);
+    expect(() => invocationOutputFqn(escaping)).toThrow(InvalidOutputNameError);
     // The same URI built by hand (what the old invocationOutputFqn returned) is refused by the store.
-    const forged = `${invocationOutputFqn()}/${escape}`;
+    const forged = `${invocationOutputFqn()}/${escaping}`;
     await expect(store.put(forged, new TextEncoder().encode('planted'))).rejects.toThrow(UnsupportedUriError);
     await expect(store.put(forged.replace(/\.\./g, '%2e%2e'), new Uint8Array([1]))).rejects.toThrow(
       UnsupportedUriError,
