@@ -34,7 +34,7 @@ import { abandonOutcome, offerInvocation, takeOutcome, withdrawInvocation } from
 import { runsInProcess, samethread } from '../shims/samethread.js';
 import type { Shim, ShimContext } from '../shims/shim.js';
 import { shimRequest } from '../shims/shim-request.js';
-import { prepareArguments, receiveResult, shipArguments } from '../execute/value-hooks.js';
+import { prepareArguments, receiveResult, shipArguments, validateResult } from '../execute/value-hooks.js';
 import { concatChunks } from '../core/concat-chunks.js';
 
 export interface MemoizingRunnerOptions {
@@ -88,6 +88,8 @@ interface LeasedCall {
 const inFlight = new Map<string, Flight>();
 
 const MISS = Symbol('miss');
+/** Stored results found unusable (files they returned changed since): replaced by the next run under the lease. */
+const staleResults = new Set<string>();
 /** The argument values an encoding was made from, for the hooks that need the values on a miss. */
 const argumentsOf = new WeakMap<Uint8Array[], readonly unknown[]>();
 const FAST_KEY_MAX_BYTES = 256;
@@ -208,7 +210,7 @@ export class MemoizingRunner {
       const known = fastIndex.get(fastKey);
       if (known !== undefined) {
         const value = processResultCache.read(known, MISS);
-        if (value !== MISS) {
+        if (value !== MISS && (await this.stillValid(known, processResultCache.encoded(known)))) {
           const received = receiveResult(value, { memoUri: known, blobRoot: this.blobRoot, args });
           if (received) await received;
           return value;
@@ -217,6 +219,7 @@ export class MemoizingRunner {
     }
     const { memoUri, parts } = this.locate(spec, chunks, memospace);
     let value = processResultCache.read(memoUri, MISS);
+    if (value !== MISS && !(await this.stillValid(memoUri, processResultCache.encoded(memoUri)))) value = MISS;
     if (value === MISS) {
       // Also across processes: a remote computing this very memo URI would wait for its own lease.
       if (isRunningAbove(memoUri)) {
@@ -322,8 +325,12 @@ export class MemoizingRunner {
     const result = await getIfExists(store, memoFile.result(memoUri));
     if (result) {
       const record = decodeResultRecord(result);
-      processResultCache.set(memoUri, record.value);
-      return record.value;
+      if (await this.stillValid(memoUri, record.value)) {
+        processResultCache.set(memoUri, record.value);
+        return record.value;
+      }
+      staleResults.add(memoUri);
+      return undefined;
     }
     if (acceptErrorFrom === undefined) return undefined;
     const error = await getIfExists(store, memoFile.error(memoUri));
@@ -331,6 +338,11 @@ export class MemoizingRunner {
     const record = decodeErrorRecord(error);
     if (acceptErrorFrom === '*' || record.writerId === acceptErrorFrom) throw new RemoteError(record.error, memoUri);
     return undefined;
+  }
+
+  /** False when a hook refuses a stored or cached result (see validateResult): then it is a miss. */
+  private stillValid(memoUri: string, encoded: Uint8Array | undefined): boolean | Promise<boolean> {
+    return (encoded && validateResult(encoded, { memoUri, blobRoot: this.blobRoot })) ?? true;
   }
 
   private async runWithLease(call: LeasedCall): Promise<Uint8Array | undefined> {
@@ -355,10 +367,12 @@ export class MemoizingRunner {
     const writerId = lease.writerId;
     // Someone may have finished and released between our first look and our acquisition
     // (impossible when we created the lease: every result is written under one).
-    if (lease.generation > 1) {
+    if (lease.generation > 1 || staleResults.has(memoUri)) {
       const done = await this.readOutcome(store, memoUri, undefined);
       if (done) return done;
     }
+    // Holding the lease: a stale result is replaced by this run (results are otherwise write-once).
+    if (staleResults.delete(memoUri)) await store.delete(memoFile.result(memoUri));
     const invocation: InvocationRecord = {
       format: 'memocall-v1',
       memo: parts,

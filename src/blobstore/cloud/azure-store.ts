@@ -22,6 +22,7 @@ import type { BlobHead, BlobStore, PutOptions, VersionedBlob } from '../blob-sto
 import { BlobNotFoundError, PreconditionFailedError, UnsupportedUriError } from '../errors.js';
 import {
   AZURE_SHA256_KEY,
+  withSha256,
   FrontierFileHasher,
   ObjectChangedError,
   Sha256Accumulator,
@@ -307,7 +308,9 @@ export class AzureStore implements BlobStore {
 
   async head(uri: string): Promise<BlobHead | null> {
     const raw = await this.#headRaw(uri);
-    return raw === null ? null : { size: raw.size, etag: raw.etag, lastModified: raw.lastModified };
+    return raw === null
+      ? null
+      : withSha256({ size: raw.size, etag: raw.etag, lastModified: raw.lastModified }, raw.metadata[AZURE_SHA256_KEY]);
   }
 
   async put(uri: string, data: Uint8Array, opts: PutOptions = {}): Promise<{ etag: string }> {

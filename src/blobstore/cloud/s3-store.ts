@@ -26,7 +26,14 @@ import { checkKeyPrefix, checkObjectKey } from '../object-key.js';
 import { tempSiblingPath } from '../local/atomic-local-file.js';
 import type { BlobHead, BlobStore, PutOptions, VersionedBlob } from '../blob-store.js';
 import { BlobNotFoundError, PreconditionFailedError, UnsupportedUriError } from '../errors.js';
-import { ObjectChangedError, S3_SHA256_KEY, Sha256Accumulator, downloadVerified, verifySha256 } from './integrity.js';
+import {
+  ObjectChangedError,
+  S3_SHA256_KEY,
+  Sha256Accumulator,
+  downloadVerified,
+  verifySha256,
+  withSha256,
+} from './integrity.js';
 import { MIB, httpStatusOf, responseBody, retryIntegrityOnce, totalSizeOf } from './cloud-kit.js';
 import { TransientError, withRetries, type FailureKind, type RetryOptions } from './retry.js';
 
@@ -282,7 +289,10 @@ export class S3Store implements BlobStore {
     const raw = await this.#headRaw(uri);
     return raw === null
       ? null
-      : { size: raw.size, etag: versionTag(raw.etag, raw.metadata), lastModified: raw.lastModified };
+      : withSha256(
+          { size: raw.size, etag: versionTag(raw.etag, raw.metadata), lastModified: raw.lastModified },
+          raw.metadata[S3_SHA256_KEY],
+        );
   }
 
   async put(uri: string, data: Uint8Array, opts: PutOptions = {}): Promise<{ etag: string }> {
