@@ -49,6 +49,7 @@ export {
   DuplicateOutputUriError,
   PointerFileError,
   NotInInvocationError,
+  InvalidOutputNameError,
   InvalidRelativePathError,
 } from './files/errors.js';
 export { downloadToCache, uploadThroughCache, configureDownloadCache } from './cache/default-cache.js';

@@ -16,11 +16,13 @@ import type { Readable } from 'node:stream';
 import { LocalFileChangedError } from '../../core/local-file-changed-error.js';
 import { importOptionalDependency } from '../../core/optional-dependency.js';
 import { sha256Hex } from '../../core/sha256.js';
+import { checkKeyPrefix, checkObjectKey } from '../object-key.js';
 import { tempSiblingPath } from '../local/atomic-local-file.js';
 import type { BlobHead, BlobStore, PutOptions, VersionedBlob } from '../blob-store.js';
 import { BlobNotFoundError, PreconditionFailedError, UnsupportedUriError } from '../errors.js';
 import {
   AZURE_SHA256_KEY,
+  withSha256,
   FrontierFileHasher,
   ObjectChangedError,
   Sha256Accumulator,
@@ -143,6 +145,8 @@ export function parseAzureUri(uri: string, options: AzureStoreOptions = {}, allo
     throw new UnsupportedUriError(uri, `'${container}' is not a container name`);
   }
   if (blobName === '' && !allowEmptyBlob) throw new UnsupportedUriError(uri, 'no blob name after the container');
+  if (allowEmptyBlob) checkKeyPrefix(uri, blobName);
+  else checkObjectKey(uri, blobName);
   return {
     serviceUrl: serviceUrl ?? resolveAzureEndpoint(account, options),
     account,
@@ -304,7 +308,9 @@ export class AzureStore implements BlobStore {
 
   async head(uri: string): Promise<BlobHead | null> {
     const raw = await this.#headRaw(uri);
-    return raw === null ? null : { size: raw.size, etag: raw.etag, lastModified: raw.lastModified };
+    return raw === null
+      ? null
+      : withSha256({ size: raw.size, etag: raw.etag, lastModified: raw.lastModified }, raw.metadata[AZURE_SHA256_KEY]);
   }
 
   async put(uri: string, data: Uint8Array, opts: PutOptions = {}): Promise<{ etag: string }> {

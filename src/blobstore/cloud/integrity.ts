@@ -2,6 +2,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
 import { MemocallError } from '../../core/memocall-error.js';
+import type { BlobHead } from '../blob-store.js';
 import { TransientError } from './retry.js';
 
 /**
@@ -294,4 +295,9 @@ async function writeFully(fh: FileHandle, chunk: Uint8Array, position: number): 
     const { bytesWritten } = await fh.write(chunk, offset, chunk.byteLength - offset, position + offset);
     offset += bytesWritten;
   }
+}
+
+/** `head` with the sha256 the object's metadata holds, when it is a well-formed one. */
+export function withSha256(head: BlobHead, stored: string | undefined): BlobHead {
+  return stored !== undefined && /^[0-9a-f]{64}$/.test(stored) ? { ...head, sha256: stored } : head;
 }

@@ -22,10 +22,18 @@ import { ConfigurationError } from '../../core/configuration-error.js';
 import { LocalFileChangedError } from '../../core/local-file-changed-error.js';
 import { sha256OfFile } from '../../core/sha256-file.js';
 import { sha256Hex } from '../../core/sha256.js';
+import { checkKeyPrefix, checkObjectKey } from '../object-key.js';
 import { tempSiblingPath } from '../local/atomic-local-file.js';
 import type { BlobHead, BlobStore, PutOptions, VersionedBlob } from '../blob-store.js';
 import { BlobNotFoundError, PreconditionFailedError, UnsupportedUriError } from '../errors.js';
-import { ObjectChangedError, S3_SHA256_KEY, Sha256Accumulator, downloadVerified, verifySha256 } from './integrity.js';
+import {
+  ObjectChangedError,
+  S3_SHA256_KEY,
+  Sha256Accumulator,
+  downloadVerified,
+  verifySha256,
+  withSha256,
+} from './integrity.js';
 import { MIB, httpStatusOf, responseBody, retryIntegrityOnce, totalSizeOf } from './cloud-kit.js';
 import { TransientError, withRetries, type FailureKind, type RetryOptions } from './retry.js';
 
@@ -204,6 +212,8 @@ export function parseS3Uri(uri: string, allowEmptyKey = false): S3Location {
     throw new UnsupportedUriError(uri, `'${bucket}' is not a bucket name`);
   const key = match[2] ?? '';
   if (key === '' && !allowEmptyKey) throw new UnsupportedUriError(uri, 'no object key after the bucket');
+  if (allowEmptyKey) checkKeyPrefix(uri, key);
+  else checkObjectKey(uri, key);
   return { bucket, key };
 }
 
@@ -279,7 +289,10 @@ export class S3Store implements BlobStore {
     const raw = await this.#headRaw(uri);
     return raw === null
       ? null
-      : { size: raw.size, etag: versionTag(raw.etag, raw.metadata), lastModified: raw.lastModified };
+      : withSha256(
+          { size: raw.size, etag: versionTag(raw.etag, raw.metadata), lastModified: raw.lastModified },
+          raw.metadata[S3_SHA256_KEY],
+        );
   }
 
   async put(uri: string, data: Uint8Array, opts: PutOptions = {}): Promise<{ etag: string }> {
