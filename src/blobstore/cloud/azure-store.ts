@@ -42,6 +42,15 @@ import { StallWatchdog, TransientError, withRetries, type FailureKind, type Retr
 /** Metadata key of the per-call write token that lets a retried conditional write recognise itself. */
 const WRITE_ID_KEY = 'memocall_write_id';
 
+/**
+ * What memocall needs of an Azure token credential (the shape of @azure/core-auth's
+ * `TokenCredential`), declared here so that memocall's public types need no Azure package
+ * installed: `new DefaultAzureCredential()` and every other @azure/identity credential fit.
+ */
+export interface AzureTokenCredential {
+  getToken(scopes: string | string[], options?: object): Promise<{ token: string; expiresOnTimestamp: number } | null>;
+}
+
 export interface AzureStoreOptions {
   /**
    * Blob service URL of the account, e.g. `https://acct.blob.core.windows.net` or
@@ -60,7 +69,7 @@ export interface AzureStoreOptions {
    * Token credential. Default: `DefaultAzureCredential` from @azure/identity, loaded only when
    * none of connection string, SAS or key applies.
    */
-  credential?: TokenCredential;
+  credential?: AzureTokenCredential;
   /** Block size of staged uploads and of ranged downloads. Default 8 MiB. */
   blockSizeBytes?: number;
   /** Blocks staged at once; memory is about `blockSizeBytes × uploadConcurrency`. Default 8. */
