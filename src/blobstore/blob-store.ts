@@ -8,6 +8,12 @@ export interface BlobHead {
   /** Opaque version tag: changes on every write. Never a content hash. */
   etag: string;
   lastModified: Date;
+  /**
+   * Lower-case hex SHA-256 of the bytes, as stored with the object when it was written (full
+   * reads check it); undefined for objects the store holds no digest for (e.g. written by an
+   * older memocall or another tool).
+   */
+  sha256?: string;
 }
 
 export interface VersionedBlob extends BlobHead {

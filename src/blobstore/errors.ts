@@ -33,3 +33,21 @@ export class UnsupportedUriError extends MemocallError {
     this.uri = uri;
   }
 }
+
+/** Bytes read do not match the SHA-256 (or size) stored with the object when it was written:
+ * corruption (or tampering) of the stored object. Raised by every store that keeps digests. */
+export class IntegrityError extends MemocallError {
+  readonly uri: string;
+  readonly expected: string;
+  readonly actual: string;
+
+  constructor(uri: string, expected: string, actual: string) {
+    super(
+      'MEMOCALL_INTEGRITY',
+      `${uri}: content does not match its stored sha256 (expected ${expected}, read ${actual})`,
+    );
+    this.uri = uri;
+    this.expected = expected;
+    this.actual = actual;
+  }
+}
