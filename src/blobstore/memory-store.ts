@@ -29,13 +29,12 @@ export class MemoryBlobStore implements BlobStore {
   readonly #objects = new Map<string, StoredObject>();
 
   /**
-   * Internal, for tests of integrity checking: lets `mutate` change an object's stored bytes in
-   * place, as corruption would (the digest stays).
+   * Internal, for tests of integrity checking: replaces an object's stored bytes by what `mutate`
+   * returns (it may change them in place), as corruption would: the digest stays.
    */
-  static corruptForTests(store: MemoryBlobStore, uri: string, mutate: (data: Uint8Array) => Uint8Array | void): void {
+  static corruptForTests(store: MemoryBlobStore, uri: string, mutate: (data: Uint8Array) => Uint8Array): void {
     const obj = store.#existing(uri);
-    const replaced = mutate(obj.data);
-    if (replaced) obj.data = replaced;
+    obj.data = mutate(obj.data);
   }
 
   async get(uri: string): Promise<Uint8Array> {

@@ -4,12 +4,10 @@ import { randomBytes } from 'node:crypto';
 import type { BlobHead, BlobStore } from '../blobstore/blob-store.js';
 import { BlobNotFoundError } from '../blobstore/errors.js';
 import { FileBlobStore } from '../blobstore/local/file-store.js';
-import { objectPathOfFileUri } from '../blobstore/local/file-uri.js';
 import { lookupBlobStore } from '../blobstore/registry.js';
 import { CacheLayout, isSha256Hex, resolveCacheDir } from './cache-layout.js';
 import { entryState, publishSealed, removeEntry, sealFile, touchUsed } from './content-entry.js';
 import { ConfigurationError } from '../core/configuration-error.js';
-import { LocalFileChangedError } from '../core/local-file-changed-error.js';
 import { sha256OfFile, type FileDigest } from '../core/sha256-file.js';
 import { CacheIntegrityError } from './errors.js';
 import { enforceCap } from './eviction.js';
@@ -241,7 +239,8 @@ export class DownloadCache {
       const target = path.join(tmpDir, 'data');
       let digest: FileDigest;
       if (store instanceof FileBlobStore) {
-        digest = await copyLocalObject(uri, objectPathOfFileUri(uri), target, (n) => progress.update(n));
+        // Copied and hashed in one pass (and checked against the object's own digest).
+        digest = await store.getFileWithDigest(uri, target, (n) => progress.update(n));
       } else {
         const watcher = watchDirectoryBytes(tmpDir, (n) => progress.update(n));
         try {
@@ -276,28 +275,6 @@ export class DownloadCache {
   async #tempDir(): Promise<string> {
     await fs.promises.mkdir(this.layout.tmpRoot, { recursive: true });
     return fs.promises.mkdtemp(path.join(this.layout.tmpRoot, `${process.pid}-${randomBytes(3).toString('hex')}-`));
-  }
-}
-
-/**
- * A file:// object is a local file already: copied by the kernel while it is hashed (see
- * copyAndHash). File store objects are never modified in place (a new version is a new inode
- * renamed over the path), which the identity check of copyAndHash confirms.
- */
-async function copyLocalObject(
-  uri: string,
-  source: string,
-  target: string,
-  onProgress: (n: number) => void,
-): Promise<FileDigest> {
-  try {
-    return await copyAndHash(source, target, onProgress);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !fs.existsSync(source))
-      throw new BlobNotFoundError(uri, { cause: err });
-    if (err instanceof LocalFileChangedError)
-      throw new CacheIntegrityError(uri, 'one version during the copy', 'the object replaced while copying');
-    throw err;
   }
 }
 

@@ -37,7 +37,11 @@ export function sha256Chunks(chunks: readonly Uint8Array[], sliceBytes = HASH_SL
 }
 
 /** `h.update(data)` for data of any length. */
-export function updateInSlices(h: { update(data: Uint8Array): unknown }, data: Uint8Array, sliceBytes = HASH_SLICE_BYTES): void {
+export function updateInSlices(
+  h: { update(data: Uint8Array): unknown },
+  data: Uint8Array,
+  sliceBytes = HASH_SLICE_BYTES,
+): void {
   for (let at = 0; at < data.byteLength; at += sliceBytes) {
     h.update(data.subarray(at, Math.min(data.byteLength, at + sliceBytes)));
   }

@@ -73,9 +73,7 @@ export class FileBlobStore implements BlobStore {
       throw new TypeError(`FileBlobStore: chunking.chunkBytes must be in [1, 2^31), got ${this.#chunking.chunkBytes}`);
     }
     this.#sweep =
-      options.tempSweep === false
-        ? undefined
-        : { intervalMs: 1000, maxEntries: 1000, ...options.tempSweep };
+      options.tempSweep === false ? undefined : { intervalMs: 1000, maxEntries: 1000, ...options.tempSweep };
   }
 
   async get(uri: string): Promise<Uint8Array> {

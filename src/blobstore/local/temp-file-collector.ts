@@ -73,7 +73,11 @@ export async function collectFileStoreGarbage(
  * The bounded, opportunistic pass of a write: the temp files among the first `maxEntries` entries
  * of one directory (where the writer of the same object or its siblings left them).
  */
-export function sweepDirectory(dir: string, maxEntries: number, options: CollectGarbageOptions = {}): CollectGarbageReport {
+export function sweepDirectory(
+  dir: string,
+  maxEntries: number,
+  options: CollectGarbageOptions = {},
+): CollectGarbageReport {
   const report: CollectGarbageReport = { removed: [], kept: 0, directories: 1 };
   let handle: fs.Dir;
   try {
@@ -93,7 +97,12 @@ export function sweepDirectory(dir: string, maxEntries: number, options: Collect
   return report;
 }
 
-function judgeAndRemove(file: string, name: string, options: CollectGarbageOptions, report: CollectGarbageReport): void {
+function judgeAndRemove(
+  file: string,
+  name: string,
+  options: CollectGarbageOptions,
+  report: CollectGarbageReport,
+): void {
   const st = fs.lstatSync(file, { throwIfNoEntry: false });
   if (!st?.isFile()) return;
   const age = Date.now() - st.mtimeMs;
