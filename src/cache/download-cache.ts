@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import type { BlobHead, BlobStore } from '../blobstore/blob-store.js';
 import { BlobNotFoundError } from '../blobstore/errors.js';
 import { FileBlobStore } from '../blobstore/local/file-store.js';
+import { objectPathOfFileUri } from '../blobstore/local/file-uri.js';
 import { lookupBlobStore } from '../blobstore/registry.js';
 import { CacheLayout, isSha256Hex, resolveCacheDir } from './cache-layout.js';
 import { entryState, publishSealed, removeEntry, sealFile, touchUsed } from './content-entry.js';
@@ -239,8 +240,7 @@ export class DownloadCache {
       const target = path.join(tmpDir, 'data');
       let digest: FileDigest;
       if (store instanceof FileBlobStore) {
-        // Copied and hashed in one pass (and checked against the object's own digest).
-        digest = await store.getFileWithDigest(uri, target, (n) => progress.update(n));
+        digest = await copyLocalObject(uri, objectPathOfFileUri(uri), target, (n) => progress.update(n));
       } else {
         const watcher = watchDirectoryBytes(tmpDir, (n) => progress.update(n));
         try {
@@ -277,6 +277,23 @@ export class DownloadCache {
     return fs.promises.mkdtemp(path.join(this.layout.tmpRoot, `${process.pid}-${randomBytes(3).toString('hex')}-`));
   }
 }
+
+/**
+ * A file:// object is a local file already, but it starts with the file store's checksum header:
+ * the store copies its bytes out, hashing them on the way and checking them against the header
+ * (one read of the object). `source` (its path) only serves the caller's own checks.
+ */
+async function copyLocalObject(
+  uri: string,
+  _source: string,
+  target: string,
+  onProgress: (n: number) => void,
+): Promise<FileDigest> {
+  return localObjects.getFileWithDigest(uri, target, onProgress);
+}
+
+/** Reads only: the options of the store that wrote the object do not matter. */
+const localObjects = new FileBlobStore();
 
 /**
  * Progress of a store's getFile, which reports none: the bytes allocated in the private temp
