@@ -9,9 +9,8 @@ export interface BlobHead {
   etag: string;
   lastModified: Date;
   /**
-   * Lower-case hex SHA-256 of the bytes, as stored with the object when it was written (full
-   * reads check it); undefined for objects the store holds no digest for (e.g. written by an
-   * older memocall or another tool).
+   * SHA-256 (hex) of the content, when the store keeps one with the object (S3 and Azure: in the
+   * metadata memocall writes). Absent otherwise; never derived from the etag.
    */
   sha256?: string;
 }

@@ -2,11 +2,11 @@ import { createHash, type Hash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
 import { MemocallError } from '../../core/memocall-error.js';
-import { IntegrityError } from '../errors.js';
 import { TransientError } from './retry.js';
 
 // Defined with the other store errors (the file and memory stores raise it too); re-exported here
 // where it was first defined.
+import { IntegrityError } from '../errors.js';
 export { IntegrityError };
 
 /**
