@@ -51,3 +51,19 @@ export class IntegrityError extends MemocallError {
     this.actual = actual;
   }
 }
+
+/** An object too large to be returned as one byte array in this process (`getFile` still works). */
+export class BlobTooLargeError extends MemocallError {
+  readonly uri: string;
+  readonly size: number;
+
+  constructor(uri: string, size: number, options?: { cause?: unknown }) {
+    super(
+      'MEMOCALL_BLOB_TOO_LARGE',
+      `${uri}: ${size} bytes do not fit in one buffer here; read it with getFile`,
+      options,
+    );
+    this.uri = uri;
+    this.size = size;
+  }
+}

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { FileDigest, ProgressCallback } from '../../core/sha256-file.js';
 import { sha256 } from '../../core/sha256.js';
 import type { BlobHead, BlobStore, PutOptions, VersionedBlob } from '../blob-store.js';
-import { BlobNotFoundError, IntegrityError, PreconditionFailedError } from '../errors.js';
+import { BlobNotFoundError, BlobTooLargeError, IntegrityError, PreconditionFailedError } from '../errors.js';
 import { isTempName, tempSiblingPath, unlinkQuietly } from './atomic-local-file.js';
 import { type ChunkOptions, DEFAULT_CHUNK_OPTIONS, copyHashed, readHashed, writeHashed } from './chunked-io.js';
 import { isLockName, withObjectLock } from './file-object-lock.js';
@@ -389,7 +389,7 @@ function allocateForObject(uri: string, size: number): ArrayBuffer {
     const buf = Buffer.allocUnsafeSlow(size);
     return buf.buffer as ArrayBuffer;
   } catch (err) {
-    throw new RangeError(`${uri}: ${size} bytes do not fit in one buffer here; read it with getFile`, { cause: err });
+    throw new BlobTooLargeError(uri, size, { cause: err });
   }
 }
 
