@@ -1,7 +1,7 @@
 import { decodeCanonical } from '../core/canonical-decode.js';
 import type { ValidateContext } from '../execute/value-hooks.js';
 import { DestFile } from './dest-file.js';
-import { FileValue } from './file-value.js';
+import type { FileValue } from './file-value.js';
 import { currentContentSha256 } from './output-content.js';
 import { Source } from './source.js';
 import { collectInstances } from './value-walk.js';
