@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { cacheCommand } from './cache-command.js';
+import { gcCommand } from './gc-command.js';
 import { inspectCommand } from './inspect-command.js';
 import { leaseCommand } from './lease-command.js';
 import { lsCommand } from './ls-command.js';
@@ -105,6 +106,16 @@ export function program(output: Output, setExit: (code: number) => void): Comman
       const { workerCommand } = await import('./worker-command.js');
       setExit(await workerCommand({ ...opts, queue: opts.queue } as Parameters<typeof workerCommand>[0], output));
     });
+
+  root
+    .command('gc')
+    .summary("remove what killed writers left in a file:// store (dead writers' temp files)")
+    .argument('<root>', ROOT_FORMS)
+    .option('--dry-run', 'only list what would be removed')
+    .addOption(json)
+    .action(async (store: string, opts: { dryRun?: boolean; json?: boolean }) =>
+      setExit(await gcCommand(uriArgument(store, 'blob root'), opts, output)),
+    );
 
   const cache = root
     .command('cache')
