@@ -104,6 +104,7 @@ function memoPartsProblem(memo: unknown): FieldProblem {
     stringField(memo, 'pipelineId'),
     stringField(memo, 'functionId'),
     stringField(memo, 'logicKey', { optional: true }),
+    stringField(memo, 'codeSegment', { optional: true }),
     stringField(memo, 'callsSegment', { optional: true }),
     stringField(memo, 'argsKey'),
   );
