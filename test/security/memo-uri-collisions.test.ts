@@ -44,7 +44,7 @@ describe('the collisions of the report', () => {
     const caller = useRunner(runner, async (x: number) => `caller ${await callee(x)}`, { id: 'f', calls: [callee] });
     const callsSegment = (await caller.memoUri(1)).split('/').at(-2)!;
     expect(callsSegment).toMatch(/^calls-/);
-    const impostor = useRunner(runner, async () => 'impostor', { id: `f/${callsSegment}` });
+    const impostor = useRunner(runner, async (x: number) => `impostor ${x}`, { id: `f/${callsSegment}` });
     expect(await impostor.memoUri(1)).not.toBe(await caller.memoUri(1));
   });
 });
