@@ -1,11 +1,15 @@
 import { MemocallError } from '../core/memocall-error.js';
+import { redactUri } from '../core/redact-uri.js';
+
+// Messages print URIs redacted (credentials in user info or query parameters become ***); the
+// `uri` properties keep the URI as given, for code that compares it.
 
 /** `get`/`getFile` of a URI that holds no object. */
 export class BlobNotFoundError extends MemocallError {
   readonly uri: string;
 
   constructor(uri: string, options?: { cause?: unknown }) {
-    super('MEMOCALL_BLOB_NOT_FOUND', `no object at ${uri}`, options);
+    super('MEMOCALL_BLOB_NOT_FOUND', `no object at ${redactUri(uri)}`, options);
     this.uri = uri;
   }
 }
@@ -18,7 +22,7 @@ export class PreconditionFailedError extends MemocallError {
   constructor(uri: string, condition: { ifNoneMatch?: '*'; ifMatch?: string }, options?: { cause?: unknown }) {
     const what =
       condition.ifNoneMatch === '*' ? 'an object already exists' : `its etag is no longer ${condition.ifMatch}`;
-    super('MEMOCALL_PRECONDITION_FAILED', `conditional write to ${uri} refused: ${what}`, options);
+    super('MEMOCALL_PRECONDITION_FAILED', `conditional write to ${redactUri(uri)} refused: ${what}`, options);
     this.uri = uri;
     this.condition = condition;
   }
@@ -29,7 +33,7 @@ export class UnsupportedUriError extends MemocallError {
   readonly uri: string;
 
   constructor(uri: string, problem: string) {
-    super('MEMOCALL_UNSUPPORTED_URI', `${uri}: ${problem}`);
+    super('MEMOCALL_UNSUPPORTED_URI', `${redactUri(uri)}: ${problem}`);
     this.uri = uri;
   }
 }

@@ -126,7 +126,7 @@ export async function runInvocation(request: RunRequest): Promise<RunReport> {
     const inv = invocation!;
     const fenceId = lease?.writerId ?? writerId ?? '';
 
-    const fn = await resolveInvokedFunction(inv);
+    const fn = await resolveInvokedFunction(inv, memoFile.invocation(memoUri));
     const args = decodeArgs(inv, memoUri);
 
     // The boundary: only the user's code (and encoding what it returned) can produce a user error.

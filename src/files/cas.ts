@@ -2,7 +2,7 @@ import { KEY_FORMAT_VERSION } from '../core/key-format.js';
 
 /**
  * Content-addressed copies of argument files, under the memo URI's own blob root (never outside
- * it): `<blobRoot>/memocall-v1/cas/sha256/<hex>`. Hex, not base64: one spelling on every store,
+ * it): `<blobRoot>/<KEY_FORMAT_VERSION>/cas/sha256/<hex>`. Hex, not base64: one spelling on every store,
  * case-insensitive file systems included.
  */
 export function casUri(blobRoot: string, sha256: string): string {

@@ -13,7 +13,7 @@ import { SrcFile, contentSrc, src } from './src-file.js';
  *                       {sha256, size, uri}       a remote file
  *   memocall:source     same as src-file
  *   memocall:dest-file  {uri, localPath?, sha256?, size?}   (hash once uploaded)
- * Changing any of this changes keys: it is part of memocall-v1.
+ * Changing any of this changes keys: it is part of the key format (KEY_FORMAT_VERSION).
  */
 
 function digestOf(payload: unknown, name: string): Digest & { uri?: string } {

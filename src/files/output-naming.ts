@@ -5,7 +5,7 @@ import { InvalidOutputNameError, NotInInvocationError } from './errors.js';
 
 /**
  * Where an invocation's outputs go: `<blobRoot>/<pipelineId>/<functionId>/<argsKey>/<runId>/`.
- * Outside `memocall-v1/` (they are data, not memo records) but under the same blob root, and
+ * Outside `<KEY_FORMAT_VERSION>/` (they are data, not memo records) but under the same blob root, and
  * per run: an invocation may execute twice (a retried pod, a lost race), and the second run
  * must never overwrite files the first run's result already points to.
  */

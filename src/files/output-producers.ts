@@ -11,7 +11,7 @@ export const OUTPUT_OVERWRITE = 'MEMOCALL_OUTPUT_OVERWRITE';
 
 /**
  * Which invocation last uploaded an output URI: one small JSON record per URI under the memo
- * URI's blob root, `<blobRoot>/memocall-v1/outputs/sha256/<sha256(uri)>` (the output itself is
+ * URI's blob root, `<blobRoot>/<KEY_FORMAT_VERSION>/outputs/sha256/<sha256(uri)>` (the output itself is
  * left as the function wrote it: no sidecar next to the user's files, and every store works the
  * same). Only used to warn: the record is read as untrusted data.
  */

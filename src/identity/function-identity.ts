@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { ConfigurationError } from '../core/configuration-error.js';
+import { checkId } from '../protocol/memo-uri.js';
 import { codeRootOf } from './code-root.js';
 import { bindingNameAt, callerFrame, originalSourceFile, type SourceFrame } from './source-location.js';
 
@@ -15,7 +16,6 @@ export interface FunctionLocation {
   codeRoot?: string;
 }
 
-const SAFE_SEGMENT = /^[A-Za-z0-9._~@+=,-]+$/;
 const SOURCE_EXTENSION = /\.(?:[cm]?[jt]sx?)$/;
 
 /**
@@ -68,13 +68,10 @@ export function functionIdOf(location: FunctionLocation, fnName: string, explici
   return id;
 }
 
-/** Ids become path segments of every store: keep them to characters every store accepts as-is. */
+/**
+ * Ids become segments of every memo URI: keep them to the grammar of protocol/memo-uri.ts
+ * (`/`-separated parts of letters, digits and `. _ + = , -`; `@` and `~` are the URI's own).
+ */
 export function validateId(id: string, what: string): void {
-  for (const segment of id.split('/')) {
-    if (!SAFE_SEGMENT.test(segment) || segment === '.' || segment === '..') {
-      throw new ConfigurationError(
-        `${what} ${JSON.stringify(id)} is not usable in a memo URI: each /-separated part must be non-empty and use only letters, digits and . _ ~ @ + = , -`,
-      );
-    }
-  }
+  checkId(id, what);
 }

@@ -18,6 +18,7 @@ import { ConfigurationError } from '../core/configuration-error.js';
 import { NoResultError, RemoteError } from '../protocol/errors.js';
 import { decodeErrorRecord } from '../protocol/error-record.js';
 import { validateId } from '../identity/function-identity.js';
+import { KEY_FORMAT_VERSION } from '../core/key-format.js';
 import { lookupFunction } from '../identity/function-registry.js';
 import { currentInvocation, isRunningAbove } from '../execute/invocation-context.js';
 import { ImportTimeCallError, isShimChild, parentWriters, WaitsOnParentError } from '../execute/parent-chain.js';
@@ -399,7 +400,7 @@ export class MemoizingRunner {
     // Holding the lease: a stale result is replaced by this run (results are otherwise write-once).
     if (staleResults.delete(memoUri)) await store.delete(memoFile.result(memoUri));
     const invocation: InvocationRecord = {
-      format: 'memocall-v1',
+      format: KEY_FORMAT_VERSION,
       memo: parts,
       functionId: spec.functionId,
       moduleId: spec.moduleId,

@@ -1,4 +1,5 @@
 import { encodeCanonical } from '../core/canonical-encode.js';
+import { redactUris } from '../core/redact-uri.js';
 import type { KEY_FORMAT_VERSION } from '../core/key-format.js';
 import { CorruptRecordError } from './corrupt-record.js';
 import type { MemoUriParts } from './memo-uri.js';
@@ -27,8 +28,8 @@ export interface InvocationRecord {
   invokedBy: string;
   writerId: string;
   /**
-   * The caller's absolute code root. Only a hint, for a remote on the same machine that cannot
-   * find the module from its own code root (`memocall run` started by hand from elsewhere).
+   * The caller's absolute code root, for people (`memocall inspect`). A remote never uses it: it
+   * resolves modules inside its own code root only (execute/module-loader.ts).
    */
   codeRoot?: string;
 }
@@ -49,7 +50,9 @@ export function decodeInvocation(bytes: Uint8Array, uri = 'invocation'): Invocat
     memoPartsProblem(record.memo),
     stringField(record, 'functionId', { nonEmpty: true }),
     stringField(record, 'moduleId'),
+    modulePathProblem('moduleId', record.moduleId),
     stringField(record, 'runtimeModule', { optional: true }),
+    modulePathProblem('runtimeModule', record.runtimeModule),
     bytesField(record, 'args'),
     stringField(record, 'invokedAt'),
     stringField(record, 'invokedBy'),
@@ -60,6 +63,40 @@ export function decodeInvocation(bytes: Uint8Array, uri = 'invocation'): Invocat
   return record as unknown as InvocationRecord;
 }
 
+/** The fields of an invocation that name a file for a remote to import, relative to its code root. */
+export const MODULE_PATH_FIELDS = ['moduleId', 'runtimeModule'] as const;
+
+const WINDOWS_DRIVE = /^[A-Za-z]:/;
+
+/**
+ * Why `value` (of the invocation field `field`) cannot name a module inside a code root, or
+ * undefined. memocall writes these as `/`-separated paths relative to the code root
+ * (`examples/fibonacci`, `dist/pipeline.js`), so anything else is refused as it stands, never
+ * normalized into shape: absolute paths, `..`, `.` and empty segments, backslashes, drive letters,
+ * control characters. A record is anyone's data (docs/security.md, "Module resolution in remotes").
+ */
+export function modulePathProblem(field: string, value: unknown): FieldProblem {
+  if (typeof value !== 'string') return undefined; // the type is stringField's to report
+  const shown = quotedModulePath(value);
+  const refuse = (why: string) => `${field} ${shown} ${why}`;
+  if (value === '') return refuse('is empty');
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
+  if (/[\u0000-\u001f\u007f]/.test(value)) return refuse('contains control characters');
+  if (value.includes('\\')) return refuse('contains a backslash: module paths are /-separated');
+  if (value.startsWith('/') || WINDOWS_DRIVE.test(value)) return refuse('is an absolute path');
+  for (const segment of value.split('/')) {
+    if (segment === '..') return refuse('leaves the code root (a .. segment)');
+    if (segment === '.' || segment === '') return refuse('is not a normalized path (a . or empty segment)');
+  }
+  return undefined;
+}
+
+/** A module path for a message: quoted (control characters escaped), capped, credentials redacted. */
+export function quotedModulePath(value: string): string {
+  const MAX = 200;
+  return redactUris(JSON.stringify(value.length > MAX ? `${value.slice(0, MAX)}…` : value));
+}
+
 function memoPartsProblem(memo: unknown): FieldProblem {
   if (!isPlainRecord(memo)) return `memo must be an object, found ${describeValue(memo)}`;
   const problem = firstProblem(
@@ -67,6 +104,7 @@ function memoPartsProblem(memo: unknown): FieldProblem {
     stringField(memo, 'pipelineId'),
     stringField(memo, 'functionId'),
     stringField(memo, 'logicKey', { optional: true }),
+    stringField(memo, 'codeSegment', { optional: true }),
     stringField(memo, 'callsSegment', { optional: true }),
     stringField(memo, 'argsKey'),
   );

@@ -2,7 +2,14 @@ import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect, test } from 'vitest';
-import { localSrc, lookupBlobStore, MemoizingRunner, type SrcFile, useRunner } from '../../src/index.js';
+import {
+  KEY_FORMAT_VERSION,
+  localSrc,
+  lookupBlobStore,
+  MemoizingRunner,
+  type SrcFile,
+  useRunner,
+} from '../../src/index.js';
 import { readLease } from '../../src/execute/lease.js';
 import { memoFile } from '../../src/protocol/memo-uri.js';
 import { runCommand } from '../support/child.js';
@@ -58,12 +65,12 @@ test('inspect, lease, ls and summarize show what is stored, readably', async () 
   expect(lease.stdout).toMatch(/^writer [\w-]+ \(generation 1\) on .+ pid \d+: released at \d{4}-/);
 
   // ls: status, function, age, size, URI; --json one object per line.
-  const listed = await cli('ls', `${uri}/memocall-v1/cli/`);
+  const listed = await cli('ls', `${uri}/${KEY_FORMAT_VERSION}/cli/`);
   const lines = listed.stdout.trim().split('\n');
   expect(lines.map((l) => l.split(/\s+/).at(-1)).sort()).toEqual([okUri, failUri].sort());
   expect(lines.find((l) => l.endsWith(okUri))).toMatch(/^result\s+cli\/describe\s+[\d.]+ (s|min)\s+\d+ B\s+/);
   expect(lines.find((l) => l.endsWith(failUri))).toMatch(/^error\s+cli\/fail\s+/);
-  const listedJson = (await cli('ls', `${uri}/memocall-v1/cli/`, '--json')).stdout
+  const listedJson = (await cli('ls', `${uri}/${KEY_FORMAT_VERSION}/cli/`, '--json')).stdout
     .trim()
     .split('\n')
     .map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -81,9 +88,9 @@ test('inspect, lease, ls and summarize show what is stored, readably', async () 
   expect(summary.stdout).toMatch(/\ncli\s+cli\/describe\s+-\s+1\s+0\s/);
   expect(summary.stdout).toMatch(/\ncli\s+cli\/fail\s+-\s+1\s+1\s/);
 
-  const missing = await cli('inspect', `${uri}/memocall-v1/cli/none`);
+  const missing = await cli('inspect', `${uri}/${KEY_FORMAT_VERSION}/cli/none`);
   expect(missing.code).toBe(2);
-  expect(missing.stderr).toBe(`memocall inspect: nothing is stored at ${uri}/memocall-v1/cli/none\n`);
+  expect(missing.stderr).toBe(`memocall inspect: nothing is stored at ${uri}/${KEY_FORMAT_VERSION}/cli/none\n`);
   const usage = await cli('frobnicate');
   expect(usage.code).toBe(2);
   expect(usage.stderr).toContain('unknown command');

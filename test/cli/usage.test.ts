@@ -4,7 +4,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { readFileSync } from 'node:fs';
 import { expect, test } from 'vitest';
-import { MemoizingRunner, useRunner } from '../../src/index.js';
+import { KEY_FORMAT_VERSION, MemoizingRunner, useRunner } from '../../src/index.js';
 import { projectRoot, runCommand } from '../support/child.js';
 import { useTempDir } from '../support/temp-dir.js';
 
@@ -23,7 +23,7 @@ test('usage errors exit 2 with one line and no stack', async () => {
   const cases: [string[], RegExp][] = [
     [['run', ''], /^memocall run: expected a memo URI, got an empty string$/],
     [['run', 'not-a-uri'], /^memocall run: nothing is stored at file:\/\/\/.*\/not-a-uri/],
-    [['run', `${uri}/memocall-v1/p/f/none`], /^memocall run: nothing is stored at /],
+    [['run', `${uri}/${KEY_FORMAT_VERSION}/p/f/none`], /^memocall run: nothing is stored at /],
     [['inspect', 'garbage'], /^memocall inspect: nothing is stored at file:\/\/\/.*\/garbage$/],
     [['inspect'], /^memocall inspect: missing required argument 'memo-uri'/],
     [['ls', 's3:/bucket/memo'], /did you mean 's3:\/\/bucket\/memo'\?$/],

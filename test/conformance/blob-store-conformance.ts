@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { BlobStore, VersionedBlob } from '../../src/blobstore/blob-store.js';
 import { BlobNotFoundError, IntegrityError, PreconditionFailedError } from '../../src/blobstore/errors.js';
+import { KEY_FORMAT_VERSION } from '../../src/core/key-format.js';
 
 export interface ConformanceSetup {
   /** A root URI (no trailing `/` needed) the suite may fill with objects under unique sub-prefixes. */
@@ -80,7 +81,7 @@ export function describeBlobStoreConformance(name: string, setup: () => Promise<
       }
 
       test('keys with memocall-style characters (@, =, -, ., _)', async () => {
-        const uri = `${fresh('rt')}/memocall-v1/pipe/line/mod--fn@logic-1/calls-AbC_d/key-word-x.Y=/result`;
+        const uri = `${fresh('rt')}/${KEY_FORMAT_VERSION}/pipe~line/mod--fn@logic-1/calls-AbC_d/key-word-x.Y=/result`;
         await store.put(uri, Uint8Array.of(1, 2, 3));
         expectBytes(await store.get(uri), Uint8Array.of(1, 2, 3));
       });

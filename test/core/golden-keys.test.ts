@@ -180,8 +180,8 @@ const GOLDEN: [string, () => unknown, string | null, string][] = [
 ];
 
 describe(`golden keys of ${KEY_FORMAT_VERSION}`, () => {
-  test('the key format version is memocall-v1', () => {
-    expect(KEY_FORMAT_VERSION).toBe('memocall-v1');
+  test('the key format version is memocall-v2', () => {
+    expect(KEY_FORMAT_VERSION).toBe('memocall-v2');
   });
 
   test.each(GOLDEN)('%s', (_label, make, expectedHex, expectedDigest) => {

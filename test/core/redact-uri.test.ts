@@ -13,9 +13,9 @@ test('redactUri replaces user information and secret query parameters, and nothi
   );
   // Memo URIs carry '@' before a logic key: they are left alone.
   for (const uri of [
-    'file:///tmp/store/memocall-v1/p/train@v2/KiboNeda.abc',
-    'memory://m/memocall-v1/p/train@v2/k',
-    's3://bucket/memocall-v1/p/train@v2/k',
+    'file:///tmp/store/memocall-v2/p/train@v2/KiboNeda.abc',
+    'memory://m/memocall-v2/p/train@v2/k',
+    's3://bucket/memocall-v2/p/train@v2/k',
     '/plain/path@x',
   ])
     expect(redactUri(uri)).toBe(uri);

@@ -26,7 +26,7 @@ interface Setup {
   /** `memocall run ...` in a child process; resolves with its exit code and output. */
   remote(
     args: string[],
-    opts?: { cwd?: string; entry?: string; codeRootFromInvocation?: boolean; env?: Record<string, string> },
+    opts?: { cwd?: string; entry?: string; ownCodeRootOnly?: boolean; env?: Record<string, string> },
   ): ReturnType<typeof finished>;
   executions(): string[];
 }
@@ -48,7 +48,7 @@ function setup(): Setup {
           env: {
             MEMOCALL_TEST_ROOT: uri,
             MEMOCALL_TEST_LOG: log,
-            ...(opts.codeRootFromInvocation ? {} : { MEMOCALL_CODE_ROOT: projectRoot }),
+            MEMOCALL_CODE_ROOT: opts.ownCodeRootOnly ? '' : projectRoot,
             ...opts.env,
           },
         }),
@@ -213,16 +213,20 @@ describe('by hand (no --writer-id)', () => {
     await expect(call).rejects.toMatchObject({ name: 'NoResultError' });
     expect((await readLease(store(s.root), memoFile.lease(parked.memoUri)))?.record.releasedAt).toBeDefined();
 
-    // A person re-runs it to see what happens, from another directory: it finds the module
-    // through the code root the caller recorded, and runs under a lease of its own.
-    const byHand = await s.remote(['run', parked.memoUri], { cwd: tmpdir(), codeRootFromInvocation: true });
+    // A person re-runs it from another directory: the code root the caller recorded is never
+    // used (a record is anyone's data), so the module is not found until MEMOCALL_CODE_ROOT says
+    // where the project is; then it runs under a lease of its own.
+    const lost = await s.remote(['run', parked.memoUri], { cwd: tmpdir(), ownCodeRootOnly: true });
+    expect(lost.code, lost.stderr).not.toBe(RUN_EXIT.ok);
+    expect(lost.stderr).toContain('set MEMOCALL_CODE_ROOT');
+    const byHand = await s.remote(['run', parked.memoUri], { cwd: tmpdir() });
     expect(byHand.code, byHand.stderr).toBe(RUN_EXIT.ok);
     expect(byHand.stderr).toContain('memocall run: ok: result written');
     const record = decodeResultRecord(await store(s.root).get(memoFile.result(parked.memoUri)));
     const lease = (await readLease(store(s.root), memoFile.lease(parked.memoUri)))!.record;
     expect(record.writerId).toBe(lease.writerId);
     expect(lease.writerId).not.toBe(parked.writerId);
-    expect(lease.generation).toBe(2);
+    expect(lease.generation).toBe(3); // the caller's, the run that found no module, this one
     expect(lease.releasedAt).toBeDefined();
     expect(s.executions()).toHaveLength(1);
     expect((await double(9)).doubled).toBe(18); // now a plain hit

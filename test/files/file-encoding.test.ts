@@ -14,7 +14,7 @@ import {
   src,
 } from '../../src/index.js';
 
-// The encoding of file values is part of memocall-v1 (docs/keys.md): pinned here.
+// The encoding of file values is part of the key format (KEY_FORMAT_VERSION, docs/keys.md): pinned here.
 const SHA = 'ab'.repeat(32);
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 

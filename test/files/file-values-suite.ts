@@ -20,6 +20,7 @@ import {
   uploadThroughCache,
   type Shim,
 } from '../../src/index.js';
+import { KEY_FORMAT_VERSION } from '../../src/core/key-format.js';
 import { samethread } from '../../src/shims/samethread.js';
 import { subprocess } from '../../src/shims/subprocess/subprocess-shim.js';
 import {
@@ -123,12 +124,14 @@ export function describeFileValues(
           const file = localFile('data.csv', 'a,b\n1,2\n');
           const out = await readText(localSrc(file));
           expect(out.text).toBe('a,b\n1,2\n');
-          const cas = (await listAll(blobRoot)).filter((u) => u.includes('/memocall-v1/cas/sha256/'));
+          const cas = (await listAll(blobRoot)).filter((u) => u.includes(`/${KEY_FORMAT_VERSION}/cas/sha256/`));
           if (inChild) {
             expect(out.pid).not.toBe(process.pid);
             expect(cas).toHaveLength(1); // uploaded once, named by content, inside the blob root
             expect(cas[0]).toMatch(
-              new RegExp(`^${blobRoot.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/memocall-v1/cas/sha256/[0-9a-f]{64}$`),
+              new RegExp(
+                `^${blobRoot.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/${KEY_FORMAT_VERSION}/cas/sha256/[0-9a-f]{64}$`,
+              ),
             );
             expect(out.at).not.toBe(file); // read from the child's download cache
           } else {

@@ -1,5 +1,6 @@
 import { tmpdir } from 'node:os';
 import { expect, test } from 'vitest';
+import { KEY_FORMAT_VERSION } from '../../src/core/key-format.js';
 import { runCommand, tsxLoader } from '../support/child.js';
 import { useTempDir } from '../support/temp-dir.js';
 
@@ -27,7 +28,7 @@ test('a function has the same id and memo URI from .ts through tsx and from comp
   ];
   for (const r of runs) expect(r.code, r.stderr).toBe(0);
   const uris = runs.map((r) => storedAt(r.stdout));
-  expect(uris[0]).toContain('/memocall-v1/default/examples/fibonacci--fib/');
+  expect(uris[0]).toContain(`/${KEY_FORMAT_VERSION}/default/examples~fibonacci--fib/`);
   for (const u of uris) expect(u).toBe(uris[0]);
   // The first run computed all 7 invocations; every later one, compiled or not, only hit.
   expect(runs[0]!.stdout).toContain('7 of 7 invocations computed');

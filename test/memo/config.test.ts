@@ -3,7 +3,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, test, vi } from 'vitest';
-import { ConfigurationError, MemoizingRunner, pure, resolveConfig } from '../../src/index.js';
+import { ConfigurationError, KEY_FORMAT_VERSION, MemoizingRunner, pure, resolveConfig } from '../../src/index.js';
 import { useTempDir } from '../support/temp-dir.js';
 
 const tempDir = useTempDir();
@@ -87,10 +87,12 @@ describe('pure', () => {
     expect(await triple(4)).toBe(12);
     expect(await triple(4)).toBe(12);
     expect(runs).toBe(1);
-    expect(await triple.memoUri(4)).toMatch(new RegExp(`^${uri}/memocall-v1/nightly/test/memo/config\\.test--triple/`));
+    expect(await triple.memoUri(4)).toMatch(
+      new RegExp(`^${uri}/${KEY_FORMAT_VERSION}/nightly/test~memo~config\\.test--triple/`),
+    );
     const home = pure(async (x: number) => x, { id: 'home-check', blobRoot: 'file://~/.memocall-test-never-written' });
     expect(await home.memoUri(1)).toMatch(
-      new RegExp(`^${pathToFileURL(homedir()).href}/\\.memocall-test-never-written/memocall-v1/`),
+      new RegExp(`^${pathToFileURL(homedir()).href}/\\.memocall-test-never-written/${KEY_FORMAT_VERSION}/`),
     );
   });
 

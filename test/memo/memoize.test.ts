@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, expectTypeOf, test, vi } from 'vitest';
 import {
+  KEY_FORMAT_VERSION,
   MemoizingRunner,
   RemoteError,
   SerializationError,
@@ -115,7 +116,7 @@ describe('storage layout', () => {
     const memoUri = await double.memoUri(21);
     expect(memoUri).toMatch(
       new RegExp(
-        `^${uri}/memocall-v1/forecast/v2/test/memo/memoize\\.test--double/[A-Z][a-z]+[A-Z][a-z]+\\.[A-Za-z0-9_-]{39}$`,
+        `^${uri}/${KEY_FORMAT_VERSION}/forecast~v2/test~memo~memoize\\.test--double/[A-Z][a-z]+[A-Z][a-z]+\\.[A-Za-z0-9_-]{39}$`,
       ),
     );
     expect(filesUnder(dir)).toEqual([]); // memoUri() computes and writes nothing
@@ -139,9 +140,9 @@ describe('storage layout', () => {
     };
     const topA = chainOver(leafV1);
     const topB = chainOver(leafV2);
-    expect(await leafV1.memoUri(1)).toContain('/calls/leaf@v1/');
+    expect(await leafV1.memoUri(1)).toContain('/calls~leaf@v1/');
     const [a, b] = [await topA.memoUri(1), await topB.memoUri(1)];
-    expect(a).toMatch(/\/calls\/top\/calls-[\w-]{16}\//);
+    expect(a).toMatch(/\/calls~top\/calls-[\w-]{16}\//);
     expect(a).not.toBe(b); // the leaf two levels down changed its logic key
     expect(await topA(5)).toBe(5);
   });
@@ -151,9 +152,9 @@ describe('storage layout', () => {
     const f = useRunner(new MemoizingRunner({ blobRoot: uri, pipelineId: 'base' }), async (x: number) => x, {
       id: 'mask/f',
     });
-    expect(await f.memoUri(1)).toContain('/memocall-v1/base/mask/f/');
+    expect(await f.memoUri(1)).toContain(`/${KEY_FORMAT_VERSION}/base/mask~f/`);
     const inner = await pipelineIdMask('outer', () => pipelineIdMask('inner', () => f.memoUri(1)));
-    expect(inner).toContain('/memocall-v1/outer/mask/f/');
+    expect(inner).toContain(`/${KEY_FORMAT_VERSION}/outer/mask~f/`);
   });
 });
 
@@ -281,7 +282,7 @@ describe('recursion', () => {
     expect(runs).toBe(11);
     const results = filesUnder(dir).filter((f) => f.endsWith('/result'));
     expect(results).toHaveLength(11);
-    expect(results[0]).toContain('/test/memo/memoize.test--fib/');
+    expect(results[0]).toContain('/test~memo~memoize.test--fib/');
   });
 
   test('a named function expression that calls its own name triggers the recursion-trap warning', async () => {

@@ -2,6 +2,7 @@ import { readdirSync, readFileSync, mkdirSync, writeFileSync, rmSync } from 'nod
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { KEY_FORMAT_VERSION } from '../../src/core/key-format.js';
 import { projectRoot } from '../support/child.js';
 import { cleanEnv, makeUserApps, run, tscBin, type UserApps } from './user-app.js';
 
@@ -152,7 +153,7 @@ test('installed from the tarball, run by tsx, by node on the compiled JS and wit
     outputs.push(first);
   }
   for (const output of outputs) expect(output.uris).toEqual(outputs[0]!.uris);
-  expect(outputs[0]!.uris[0]).toMatch(/^\/memocall-v1\/app\/src\/pipeline--fib\//);
+  expect(outputs[0]!.uris[0]).toMatch(new RegExp(`^/${KEY_FORMAT_VERSION}/app/src~pipeline--fib/`));
 }, 120_000);
 
 test('linked into the app (npm link, a directory install, workspaces), under tsx: the same ids and URIs; a second run is all hits', async () => {

@@ -1,11 +1,11 @@
 // The one place a run request becomes `memocall run`'s command line and back.
 import { expect, test } from 'vitest';
-import { ConfigurationError, parseRunArgv, runArgv } from '../../src/index.js';
+import { ConfigurationError, KEY_FORMAT_VERSION, parseRunArgv, runArgv } from '../../src/index.js';
 
 test('a request survives the command line, including a writer id that starts with "-"', () => {
   for (const request of [
-    { memoUri: 'file:///m/memocall-v1/p/f/key', writerId: '-abc_DEF' },
-    { memoUri: 's3://bucket/memocall-v1/p/f/key' },
+    { memoUri: `file:///m/${KEY_FORMAT_VERSION}/p/f/key`, writerId: '-abc_DEF' },
+    { memoUri: `s3://bucket/${KEY_FORMAT_VERSION}/p/f/key` },
   ]) {
     expect(parseRunArgv(runArgv(request))).toEqual(request);
   }

@@ -10,6 +10,7 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { lookupBlobStore, MemoizingRunner, useRunner } from '../../src/index.js';
 import { adoptLease, readLease, tryAcquireLease } from '../../src/execute/lease.js';
 import { LeaseLostError } from '../../src/execute/errors.js';
+import { KEY_FORMAT_VERSION } from '../../src/core/key-format.js';
 import { CorruptRecordError, RecordPathBlockedError } from '../../src/protocol/corrupt-record.js';
 import { decodeLeaseRecord, leaseClockAllowanceMs, MAX_LEASE_TTL_MS } from '../../src/protocol/lease-record.js';
 import { memoFile } from '../../src/protocol/memo-uri.js';
@@ -128,7 +129,7 @@ for (const kind of ['file', 'memory'] as const) {
     test('a corrupt lease under a holder fences it: stillHeld is false, verify throws LeaseLostError, adoption refuses', async () => {
       const root = rootOf(kind);
       const store = lookupBlobStore(root);
-      const leaseUri = `${root}/memocall-v1/default/security--fence/k/lease`;
+      const leaseUri = `${root}/${KEY_FORMAT_VERSION}/default/security--fence/k/lease`;
       const attempt = await tryAcquireLease(store, leaseUri, 'writer-A', { ttlMs: 10_000 });
       expect(attempt.acquired).toBe(true);
       const held = attempt.acquired ? attempt.lease : undefined;

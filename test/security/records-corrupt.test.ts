@@ -11,6 +11,7 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { lookupBlobStore, MemoizingRunner, useRunner } from '../../src/index.js';
 import { IntegrityError } from '../../src/blobstore/cloud/integrity.js';
 import { encodeCanonical } from '../../src/core/canonical-encode.js';
+import { KEY_FORMAT_VERSION } from '../../src/core/key-format.js';
 import { runInvocation } from '../../src/execute/remote-entry.js';
 import { CorruptRecordError, isCorruption, RecordPathBlockedError } from '../../src/protocol/corrupt-record.js';
 import { decodeErrorRecord, encodeErrorRecord } from '../../src/protocol/error-record.js';
@@ -138,12 +139,12 @@ describe('the remote entry', () => {
 
   test('a corrupt invocation is a BadInvocationError naming it (and a warning), never a raw TypeError', async () => {
     const root = `memory://records-${randomBytes(4).toString('hex')}`;
-    const memoUri = `${root}/memocall-v1/default/security--inv/k`;
+    const memoUri = `${root}/${KEY_FORMAT_VERSION}/default/security--inv/k`;
     const store = lookupBlobStore(memoUri);
     await store.put(
       memoFile.invocation(memoUri),
       encodeCanonical(
-        { format: 'memocall-v1', memo: { blobRoot: 5 }, functionId: 'f', moduleId: 'm', args: new Uint8Array() },
+        { format: KEY_FORMAT_VERSION, memo: { blobRoot: 5 }, functionId: 'f', moduleId: 'm', args: new Uint8Array() },
         'p',
       ),
     );
@@ -154,7 +155,7 @@ describe('the remote entry', () => {
   });
 
   test('decoders name the bad field: CorruptRecordError, code MEMOCALL_CORRUPT_RECORD', () => {
-    const bad = encodeCanonical({ format: 'memocall-v1', memo: {}, functionId: 'f' }, 'p');
+    const bad = encodeCanonical({ format: KEY_FORMAT_VERSION, memo: {}, functionId: 'f' }, 'p');
     expect(() => decodeInvocation(bad, 'memory://x/inv')).toThrow(CorruptRecordError);
     expect(() => decodeResultRecord(hostileResults.null!, 'memory://x/result')).toThrow(/not a record: null/);
     expect(() => decodeErrorRecord(hostileErrors['a cause that is a number']!)).toThrow(/error\.cause/);

@@ -20,6 +20,7 @@ import type { Readable } from 'node:stream';
 import { debuglog } from 'node:util';
 import { ConfigurationError } from '../../core/configuration-error.js';
 import { LocalFileChangedError } from '../../core/local-file-changed-error.js';
+import { redactUri } from '../../core/redact-uri.js';
 import { sha256OfFile } from '../../core/sha256-file.js';
 import { sha256Hex } from '../../core/sha256.js';
 import { checkKeyPrefix, checkObjectKey } from '../object-key.js';
@@ -162,7 +163,7 @@ export function parseS3Uri(uri: string, allowEmptyKey = false): S3Location {
   const bucket = match?.[1];
   if (!match || bucket === undefined) throw new UnsupportedUriError(uri, 'expected s3://bucket/key');
   if (!/^[a-z0-9][a-z0-9.\-_]{1,254}$/i.test(bucket))
-    throw new UnsupportedUriError(uri, `'${bucket}' is not a bucket name`);
+    throw new UnsupportedUriError(uri, `'${redactUri(`s3://${bucket}`).slice('s3://'.length)}' is not a bucket name`);
   const key = match[2] ?? '';
   if (key === '' && !allowEmptyKey) throw new UnsupportedUriError(uri, 'no object key after the bucket');
   if (allowEmptyKey) checkKeyPrefix(uri, key);

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { KubeConfig, loadYaml, type V1EnvFromSource, type V1Job, type V1Toleration } from '@kubernetes/client-node';
 import { expect, test } from 'vitest';
-import { ConfigurationError, k8s } from '../../../src/index.js';
+import { ConfigurationError, k8s, KEY_FORMAT_VERSION } from '../../../src/index.js';
 import { buildJobManifest } from '../../../src/shims/k8s/job-manifest.js';
 import { jobNameFor, labelValue, memoUriHash } from '../../../src/shims/k8s/job-naming.js';
 import { jobEnd } from '../../../src/shims/k8s/job-state.js';
@@ -49,7 +49,7 @@ test('examples/k8s/job.yaml is exactly the Job the shim builds for its invocatio
 });
 
 test('Job names: at most 63 characters, DNS-1123, readable, one per lease holder', () => {
-  const memoUri = 'file:///memo/memocall-v1/p/examples/fibonacci--fibonacci/abc';
+  const memoUri = `file:///memo/${KEY_FORMAT_VERSION}/p/examples~fibonacci--fibonacci/abc`;
   const name = jobNameFor('examples/fibonacci--fibonacci', memoUri, 'w1');
   expect(name).toMatch(/^fibonacci-[0-9a-f]{12}$/);
   expect(jobNameFor('examples/fibonacci--fibonacci', memoUri, 'w1')).toBe(name);

@@ -2,7 +2,14 @@
 // and the worker command's usage errors.
 import path from 'node:path';
 import { expect, test } from 'vitest';
-import { ConfigurationError, MemoizingRunner, queue, QueueConnectionError, useRunner } from '../../../src/index.js';
+import {
+  ConfigurationError,
+  KEY_FORMAT_VERSION,
+  MemoizingRunner,
+  queue,
+  QueueConnectionError,
+  useRunner,
+} from '../../../src/index.js';
 import { parseQueueUrl, queueLocation } from '../../../src/shims/queue/queue-connection.js';
 import { queueJobId } from '../../../src/shims/queue/queue-job.js';
 import { projectRoot, runCommand } from '../../support/child.js';
@@ -34,10 +41,10 @@ test('queue URLs: redis://host:port[/db]/<queue name>, rediss:// for TLS, creden
 });
 
 test('job ids: one per memo URI and lease holder, free of ":"', () => {
-  const id = queueJobId('file:///m/memocall-v1/p/f/k', '-w_1');
+  const id = queueJobId(`file:///m/${KEY_FORMAT_VERSION}/p/f/k`, '-w_1');
   expect(id).toMatch(/^[0-9a-f]{32}\.-w_1$/);
-  expect(queueJobId('file:///m/memocall-v1/p/f/k', '-w_1')).toBe(id);
-  expect(queueJobId('file:///m/memocall-v1/p/f/k', 'w2')).not.toBe(id);
+  expect(queueJobId(`file:///m/${KEY_FORMAT_VERSION}/p/f/k`, '-w_1')).toBe(id);
+  expect(queueJobId(`file:///m/${KEY_FORMAT_VERSION}/p/f/k`, 'w2')).not.toBe(id);
   expect(id).not.toContain(':');
 });
 
