@@ -1,9 +1,19 @@
 // The lease protocol itself (execute/lease.ts): when a lease counts as free, who wins a takeover,
 // how often it is refreshed by default, and when `verify()` must read the stored lease.
 import { afterEach, describe, expect, test, vi } from 'vitest';
+import { hostname } from 'node:os';
 import { LeaseLostError, lookupBlobStore } from '../../src/index.js';
 import type { BlobStore } from '../../src/index.js';
-import { isLeaseFree, readLease, tryAcquireLease, type HeldLease, type LeaseRecord } from '../../src/execute/lease.js';
+import {
+  adoptLease,
+  heldLeaseOf,
+  isLeaseFree,
+  readLease,
+  tryAcquireLease,
+  type HeldLease,
+  type LeaseRecord,
+} from '../../src/execute/lease.js';
+import { ObservedStore, type StoreObserver } from '../support/observed-store.js';
 import { useTempDir } from '../support/temp-dir.js';
 
 const tempDir = useTempDir();
@@ -115,5 +125,340 @@ describe('maintenance on a controlled clock', () => {
     await expect(holder.verify()).rejects.toBeInstanceOf(LeaseLostError);
     expect(holder.isLost).toBe(true);
     expect((await readLease(store, uri))!.record.writerId).toBe('taker');
+  });
+});
+
+let schemeNumber = 0;
+/** A memory store seen through a test scheme of its own, and a lease URI in it. */
+function observedLease(observer: StoreObserver = {}) {
+  const { store, root } = ObservedStore.register(
+    `leasewatch${schemeNumber++}`,
+    `memory://observed-${process.pid}-${leaseNumber++}`,
+    observer,
+  );
+  return { store, uri: `${root}/fn/key/lease` };
+}
+const leaseReads = (store: ObservedStore) => store.readsOf('/lease');
+const decoded = (data: Uint8Array) => JSON.parse(new TextDecoder().decode(data)) as LeaseRecord;
+const transientError = () => Object.assign(new Error('connection reset by peer'), { code: 'ECONNRESET' });
+
+/** Writes a takeover by `writerId` over whatever is stored, as a caller finding it expired would. */
+async function takeOverAs(store: BlobStore, uri: string, writerId: string): Promise<void> {
+  const current = (await readLease(store, uri))!;
+  const now = Date.now();
+  const record = {
+    ...current.record,
+    writerId,
+    generation: current.record.generation + 1,
+    heartbeatAt: now,
+    acquiredAt: now,
+  };
+  delete record.releasedAt;
+  await store.put(uri, text.encode(JSON.stringify(record)), { ifMatch: current.etag });
+}
+
+describe('records', () => {
+  test('a new lease: generation 1, heartbeat at acquisition, this host and process, the TTL asked for', async () => {
+    const { store, uri } = freshLease();
+    const before = Date.now();
+    const lease = await acquire(store, uri, 'first', 7_000);
+    const { record } = (await readLease(store, uri))!;
+    expect(record).toEqual({
+      writerId: 'first',
+      generation: 1,
+      heartbeatAt: record.acquiredAt,
+      ttlMs: 7_000,
+      acquiredAt: record.acquiredAt,
+      hostname: hostname(),
+      pid: process.pid,
+    });
+    expect(record.acquiredAt).toBeGreaterThanOrEqual(before);
+    expect(lease.generation).toBe(1);
+    expect(lease.writerId).toBe('first');
+    expect(lease.uri).toBe(uri);
+  });
+
+  test('a lease is free once released, or strictly after heartbeat + TTL', () => {
+    const base = { writerId: 'w', generation: 1, ttlMs: 1_000, hostname: 'h', pid: 1, acquiredAt: 0 };
+    expect(isLeaseFree({ ...base, heartbeatAt: 5_000 }, 6_000)).toBe(false); // exactly at the TTL
+    expect(isLeaseFree({ ...base, heartbeatAt: 5_000 }, 6_001)).toBe(true);
+    expect(isLeaseFree({ ...base, heartbeatAt: 5_000, releasedAt: 5_001 }, 5_002)).toBe(true);
+  });
+
+  test('release marks the record released and keeps writer and generation; the next caller takes it at once', async () => {
+    const { store, uri } = observedLease();
+    const lease = await acquire(store, uri, 'first', 60_000);
+    expect(heldLeaseOf('first')).toBe(lease);
+    await lease.release();
+    expect(heldLeaseOf('first')).toBeUndefined();
+    const { record } = (await readLease(store, uri))!;
+    expect(record.writerId).toBe('first');
+    expect(record.generation).toBe(1);
+    expect(record.releasedAt).toBeGreaterThanOrEqual(record.heartbeatAt);
+    const writes = store.writes.length;
+    await lease.release(); // a second release writes nothing
+    expect(store.writes.length).toBe(writes);
+
+    const next = await acquire(store, uri, 'second', 60_000);
+    expect(next.generation).toBe(2);
+    const taken = (await readLease(store, uri))!.record;
+    expect(taken.writerId).toBe('second');
+    expect(taken.releasedAt).toBeUndefined();
+  });
+});
+
+describe('readLease', () => {
+  test('is null when there is no lease', async () => {
+    const { store, uri } = freshLease();
+    expect(await readLease(store, uri)).toBeNull();
+  });
+
+  test('on a store without getVersioned: head, get, head again, until both heads agree', async () => {
+    const { store: memory, uri: memoryUri } = freshLease();
+    let rewriteOnGet: (() => Promise<unknown>) | undefined;
+    const plain: BlobStore = {
+      get: async (u) => {
+        const data = await memory.get(u);
+        const rewrite = rewriteOnGet;
+        rewriteOnGet = undefined;
+        await rewrite?.(); // another writer, between our get and our second head
+        return data;
+      },
+      put: (u, d, o) => memory.put(u, d, o),
+      head: (u) => memory.head(u),
+      list: (p) => memory.list(p),
+      delete: (u) => memory.delete(u),
+      getFile: (u, l) => memory.getFile(u, l),
+      putFile: (l, u, o) => memory.putFile(l, u, o),
+    };
+    expect(await readLease(plain, memoryUri)).toBeNull();
+    await writeRecord(memory, memoryUri, { writerId: 'old' });
+    rewriteOnGet = () => writeRecord(memory, memoryUri, { writerId: 'new' });
+    const read = (await readLease(plain, memoryUri))!;
+    expect(read.record.writerId).toBe('new');
+    expect(read.etag).toBe((await memory.head(memoryUri))!.etag);
+  });
+});
+
+describe('verify, refresh and loss', () => {
+  test('verify reads nothing within half a TTL of the last write, and reads from then on', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const { store, uri } = observedLease();
+    const lease = await acquire(store, uri, 'holder', 1_000, 60_000); // no refresh in this test
+    const start = Date.now();
+    await lease.verify();
+    vi.setSystemTime(start + 499);
+    await lease.verify();
+    expect(leaseReads(store)).toBe(0);
+    vi.setSystemTime(start + 500);
+    await lease.verify();
+    expect(leaseReads(store)).toBe(1);
+    expect(await lease.stillHeld()).toBe(true); // always reads
+    expect(leaseReads(store)).toBe(2);
+  });
+
+  test('after a takeover, refresh throws LeaseLostError, aborts lostSignal and leaves the new record alone', async () => {
+    const { store, uri } = freshLease();
+    const lease = await acquire(store, uri, 'holder', 60_000, 60_000);
+    const signal = lease.lostSignal;
+    await takeOverAs(store, uri, 'taker');
+    const error = await lease.refresh().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LeaseLostError);
+    expect((error as Error).message).toMatch(/taken over by taker/);
+    expect(lease.isLost).toBe(true);
+    expect(signal.aborted).toBe(true);
+    expect(signal.reason).toBeInstanceOf(LeaseLostError);
+    expect(heldLeaseOf('holder')).toBeUndefined();
+    expect(await lease.stillHeld()).toBe(false);
+    await expect(lease.verify()).rejects.toThrow(/taken over/);
+    const { record } = (await readLease(store, uri))!;
+    expect(record.writerId).toBe('taker');
+    await lease.release(); // a lost lease is not released: the taker's record stays
+    expect((await readLease(store, uri))!.record.releasedAt).toBeUndefined();
+  });
+
+  test('verify names what it found: another writer, a released lease, no lease', async () => {
+    const cases: Array<[string, (store: BlobStore, uri: string) => Promise<void>, RegExp]> = [
+      ['taken', (store, uri) => takeOverAs(store, uri, 'other'), /now held by other/],
+      ['vanished', (store, uri) => store.delete(uri), /the lease vanished/],
+    ];
+    for (const [, change, message] of cases) {
+      const { store, uri } = freshLease();
+      await acquire(store, uri, 'caller', 60_000, 60_000);
+      const adopted = await adoptLease(store, uri, 'caller'); // adopted: verify always reads
+      held.push(adopted);
+      await change(store, uri);
+      await expect(adopted.verify()).rejects.toThrow(message);
+      expect(adopted.isLost).toBe(true);
+      await expect(adopted.verify()).rejects.toThrow(/taken over/); // known lost: no read needed
+    }
+    const { store, uri } = freshLease();
+    const caller = await acquire(store, uri, 'caller', 60_000, 60_000);
+    const adopted = await adoptLease(store, uri, 'caller');
+    await caller.release();
+    await expect(adopted.verify()).rejects.toThrow(/it was released/);
+  });
+
+  test('a refresh after a vanished or released lease fails with the reason', async () => {
+    const { store, uri } = freshLease();
+    const lease = await acquire(store, uri, 'holder', 60_000, 60_000);
+    await store.delete(uri);
+    await expect(lease.refresh()).rejects.toThrow(/the lease vanished/);
+
+    const second = freshLease();
+    const caller = await acquire(second.store, second.uri, 'caller', 60_000, 60_000);
+    const adopted = await adoptLease(second.store, second.uri, 'caller');
+    await caller.release();
+    await expect(adopted.refresh()).rejects.toThrow(/it was released/);
+  });
+
+  test("a cooperating peer's write (same writer id) is adopted, not taken for a loss", async () => {
+    const { store, uri } = freshLease();
+    const caller = await acquire(store, uri, 'shared', 60_000, 60_000);
+    const remote = await adoptLease(store, uri, 'shared');
+    held.push(remote);
+    await remote.refresh(); // the caller's etag is stale now
+    await caller.refresh();
+    expect(caller.isLost).toBe(false);
+    expect(await caller.stillHeld()).toBe(true);
+    await remote.refresh();
+    await caller.verify();
+    // The adopter only stops maintaining: the caller releases.
+    await remote.release();
+    expect((await readLease(store, uri))!.record.releasedAt).toBeUndefined();
+    await caller.release();
+    expect((await readLease(store, uri))!.record.releasedAt).toBeDefined();
+  });
+
+  test('adopting fails when there is no lease, another writer holds it, or it was released', async () => {
+    const { store, uri } = freshLease();
+    await expect(adoptLease(store, uri, 'me')).rejects.toThrow(/there is no lease/);
+    const lease = await acquire(store, uri, 'me', 60_000, 60_000);
+    await expect(adoptLease(store, uri, 'impostor')).rejects.toThrow(/held by writer me \(generation 1\)/);
+    await lease.release();
+    await expect(adoptLease(store, uri, 'me')).rejects.toThrow(/it was released/);
+  });
+});
+
+describe('maintenance against transient store failures (controlled clock)', () => {
+  test('a failed refresh is retried after a fifth of the refresh period; then the period resumes', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    let failures = 0;
+    const { store, uri } = observedLease({
+      beforePut: (_u, _d, opts) => {
+        if (opts?.ifMatch !== undefined && failures > 0) {
+          failures--;
+          throw transientError();
+        }
+      },
+    });
+    await acquire(store, uri, 'holder', 1_000, 500);
+    const start = Date.now();
+    const heartbeat = async () => (await readLease(store, uri))!.record.heartbeatAt - start;
+    failures = 1;
+    await vi.advanceTimersByTimeAsync(500); // refresh fails
+    await settle();
+    expect(await heartbeat()).toBe(0);
+    await vi.advanceTimersByTimeAsync(99);
+    await settle();
+    expect(await heartbeat()).toBe(0);
+    await vi.advanceTimersByTimeAsync(1); // 500 + 500/5
+    await settle();
+    expect(await heartbeat()).toBe(600);
+    await vi.advanceTimersByTimeAsync(499);
+    await settle();
+    expect(await heartbeat()).toBe(600);
+    await vi.advanceTimersByTimeAsync(1);
+    await settle();
+    expect(await heartbeat()).toBe(1_100);
+  });
+
+  test('refresh periods are at least 10 ms, so are retries', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    let failures = 0;
+    const { store, uri } = observedLease({
+      beforePut: (_u, _d, opts) => {
+        if (opts?.ifMatch !== undefined && failures > 0) {
+          failures--;
+          throw transientError();
+        }
+      },
+    });
+    await acquire(store, uri, 'holder', 1_000, 1);
+    const start = Date.now();
+    const heartbeat = async () => (await readLease(store, uri))!.record.heartbeatAt - start;
+    await vi.advanceTimersByTimeAsync(9);
+    await settle();
+    expect(await heartbeat()).toBe(0);
+    await vi.advanceTimersByTimeAsync(1);
+    await settle();
+    expect(await heartbeat()).toBe(10);
+    failures = 1;
+    await vi.advanceTimersByTimeAsync(10); // fails; retried 10 ms later, not 2
+    await settle();
+    await vi.advanceTimersByTimeAsync(9);
+    await settle();
+    expect(await heartbeat()).toBe(10);
+    await vi.advanceTimersByTimeAsync(1);
+    await settle();
+    expect(await heartbeat()).toBe(30);
+  });
+
+  test('a release that fails transiently is retried (4 attempts in all), then given up', async () => {
+    let failures = 2;
+    const isRelease = (data: Uint8Array) => decoded(data).releasedAt !== undefined;
+    const { store, uri } = observedLease({
+      beforePut: (_u, data) => {
+        if (isRelease(data) && failures > 0) {
+          failures--;
+          throw transientError();
+        }
+      },
+    });
+    const lease = await acquire(store, uri, 'holder', 60_000, 60_000);
+    await lease.release();
+    expect(failures).toBe(0);
+    expect((await readLease(store, uri))!.record.releasedAt).toBeDefined();
+
+    failures = 10;
+    const second = observedLease({
+      beforePut: (_u, data) => {
+        if (isRelease(data) && failures > 0) {
+          failures--;
+          throw transientError();
+        }
+      },
+    });
+    const stuck = await acquire(second.store, second.uri, 'holder2', 60_000, 60_000);
+    await stuck.release(); // never throws
+    expect(10 - failures).toBe(4);
+    expect((await readLease(second.store, second.uri))!.record.releasedAt).toBeUndefined();
+  }, 30_000);
+
+  test('a write error other than a refused condition is thrown by refresh, not taken for a loss', async () => {
+    let failures = 0;
+    const { store, uri } = observedLease({
+      beforePut: () => {
+        if (failures > 0) {
+          failures--;
+          throw transientError();
+        }
+      },
+    });
+    const lease = await acquire(store, uri, 'holder', 60_000, 60_000);
+    failures = 1;
+    await expect(lease.refresh()).rejects.toThrow(/connection reset/);
+    expect(lease.isLost).toBe(false);
+    await lease.refresh();
+    expect(await lease.stillHeld()).toBe(true);
+  });
+
+  test('tryAcquireLease throws a store error that is not a refused condition', async () => {
+    const { store, uri } = observedLease({
+      beforePut: () => {
+        throw transientError();
+      },
+    });
+    await expect(tryAcquireLease(store, uri, 'w', { ttlMs: 1_000 })).rejects.toThrow(/connection reset/);
   });
 });

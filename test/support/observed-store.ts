@@ -6,6 +6,8 @@ export type ReadOp = 'get' | 'tryGet' | 'getVersioned' | 'head' | 'getFile';
 export interface StoreObserver {
   /** Called before every read of an object. */
   onRead?(uri: string, op: ReadOp): void;
+  /** Called before every write; may throw (e.g. a transient network error) to fail it. */
+  beforePut?(uri: string, data: Uint8Array, opts: PutOptions | undefined): void;
   /** Called after a conditional write was refused (PreconditionFailedError). */
   onPreconditionFailed?(uri: string, opts: PutOptions | undefined): void;
   /** Replaces `getFile` (e.g. to corrupt a transfer); `inner` does the real transfer. */
@@ -19,6 +21,8 @@ export interface StoreObserver {
  */
 export class ObservedStore implements BlobStore {
   readonly reads: Array<{ uri: string; op: ReadOp }> = [];
+  /** Every write attempted, failed ones included. */
+  readonly writes: Array<{ uri: string; data: Uint8Array; opts: PutOptions | undefined }> = [];
 
   constructor(
     readonly scheme: string,
@@ -72,6 +76,8 @@ export class ObservedStore implements BlobStore {
     return this.storeOf(uri).head(this.read(uri, 'head'));
   }
   async put(uri: string, data: Uint8Array, opts?: PutOptions) {
+    this.writes.push({ uri, data, opts });
+    this.observer.beforePut?.(uri, data, opts);
     try {
       return await this.storeOf(uri).put(this.real(uri), data, opts);
     } catch (err) {
