@@ -258,7 +258,7 @@ describe('verify, refresh and loss', () => {
   });
 
   test('after a takeover, refresh throws LeaseLostError, aborts lostSignal and leaves the new record alone', async () => {
-    const { store, uri } = freshLease();
+    const { store, uri } = observedLease();
     const lease = await acquire(store, uri, 'holder', 60_000, 60_000);
     const signal = lease.lostSignal;
     await takeOverAs(store, uri, 'taker');
@@ -269,8 +269,10 @@ describe('verify, refresh and loss', () => {
     expect(signal.aborted).toBe(true);
     expect(signal.reason).toBeInstanceOf(LeaseLostError);
     expect(heldLeaseOf('holder')).toBeUndefined();
-    expect(await lease.stillHeld()).toBe(false);
+    const reads = leaseReads(store);
+    expect(await lease.stillHeld()).toBe(false); // known lost: no read needed
     await expect(lease.verify()).rejects.toThrow(/taken over/);
+    expect(leaseReads(store)).toBe(reads);
     const { record } = (await readLease(store, uri))!;
     expect(record.writerId).toBe('taker');
     await lease.release(); // a lost lease is not released: the taker's record stays
@@ -460,5 +462,162 @@ describe('maintenance against transient store failures (controlled clock)', () =
       },
     });
     await expect(tryAcquireLease(store, uri, 'w', { ttlMs: 1_000 })).rejects.toThrow(/connection reset/);
+  });
+});
+
+describe('the remaining edges', () => {
+  test('readLease passes on a store error that is not "not found"', async () => {
+    const { store, uri } = observedLease({
+      onRead: () => {
+        throw transientError();
+      },
+    });
+    await expect(readLease(store, uri)).rejects.toThrow(/connection reset/);
+  });
+
+  test("an adopted lease is refreshed every half of the record's TTL", async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const { store, uri } = observedLease();
+    await acquire(store, uri, 'shared', 1_000, 60_000);
+    const remote = await adoptLease(store, uri, 'shared');
+    held.push(remote);
+    const writes = store.writes.length;
+    await vi.advanceTimersByTimeAsync(499);
+    await settle();
+    expect(store.writes.length).toBe(writes);
+    await vi.advanceTimersByTimeAsync(1);
+    await settle();
+    expect(store.writes.length).toBe(writes + 1);
+  });
+
+  test('heldLeaseOf finds only the lease of that writer', async () => {
+    const { store, uri } = freshLease();
+    await acquire(store, uri, 'one-writer', 60_000);
+    expect(heldLeaseOf('another-writer')).toBeUndefined();
+    expect(heldLeaseOf('one-writer')?.writerId).toBe('one-writer');
+  });
+
+  test('after its own release a lease no longer verifies, even within half a TTL', async () => {
+    const { store, uri } = freshLease();
+    const lease = await acquire(store, uri, 'holder', 60_000);
+    await lease.verify();
+    await lease.release();
+    await expect(lease.verify()).rejects.toThrow(/it was released/);
+  });
+
+  test('stillHeld reads: false once taken over, released by the acquirer, or gone, before any loss was noticed', async () => {
+    const taken = freshLease();
+    const a = await acquire(taken.store, taken.uri, 'a', 60_000, 60_000);
+    expect(await a.stillHeld()).toBe(true);
+    await takeOverAs(taken.store, taken.uri, 'b');
+    expect(await a.stillHeld()).toBe(false);
+
+    const released = freshLease();
+    const caller = await acquire(released.store, released.uri, 'c', 60_000, 60_000);
+    const remote = await adoptLease(released.store, released.uri, 'c');
+    held.push(remote);
+    await caller.release();
+    expect(await remote.stillHeld()).toBe(false);
+
+    const gone = freshLease();
+    const d = await acquire(gone.store, gone.uri, 'd', 60_000, 60_000);
+    await gone.store.delete(gone.uri);
+    expect(await d.stillHeld()).toBe(false);
+  });
+
+  test("a refresh renews verify's read-free window", async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const { store, uri } = observedLease();
+    const lease = await acquire(store, uri, 'holder', 1_000, 400);
+    const start = Date.now();
+    await vi.advanceTimersByTimeAsync(400); // refreshed at start + 400
+    await settle();
+    expect((await readLease(store, uri))!.record.heartbeatAt).toBe(start + 400);
+    const reads = leaseReads(store);
+    vi.setSystemTime(start + 850); // within half a TTL of the refresh, not of the acquisition
+    await lease.verify();
+    expect(leaseReads(store)).toBe(reads);
+  });
+
+  test('a lease released while a refresh is in flight is never refreshed again', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    let gate: Promise<void> | undefined;
+    let open!: () => void;
+    const { store, uri } = observedLease({ beforePut: () => gate });
+    const lease = await acquire(store, uri, 'holder', 1_000, 100);
+    gate = new Promise((resolve) => (open = resolve));
+    await vi.advanceTimersByTimeAsync(100); // the refresh starts and waits at the gate
+    const released = lease.release();
+    gate = undefined;
+    open();
+    await settle();
+    await released;
+    const writes = store.writes.length;
+    await vi.advanceTimersByTimeAsync(1_000);
+    await settle();
+    expect(store.writes.length).toBe(writes);
+    expect((await readLease(store, uri))!.record.releasedAt).toBeDefined();
+  });
+
+  test('a release that finds the lease taken over gives up at once: one refused write, no retries', async () => {
+    const { store, uri } = observedLease();
+    const lease = await acquire(store, uri, 'holder', 60_000, 60_000);
+    await takeOverAs(store, uri, 'taker');
+    const writes = store.writes.length;
+    await lease.release();
+    expect(store.writes.length - writes).toBe(1);
+    expect((await readLease(store, uri))!.record.writerId).toBe('taker');
+  });
+
+  test('release retries back off: 200 ms, then 400 ms', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    let failures = 2;
+    const { store, uri } = observedLease({
+      beforePut: (_u, data) => {
+        if (decoded(data).releasedAt !== undefined && failures > 0) {
+          failures--;
+          throw transientError();
+        }
+      },
+    });
+    const lease = await acquire(store, uri, 'holder', 60_000, 60_000);
+    const releaseWrites = () => store.writes.filter((w) => decoded(w.data).releasedAt !== undefined).length;
+    let done = false;
+    const released = lease.release().then(() => (done = true));
+    await settle();
+    expect(releaseWrites()).toBe(1);
+    await vi.advanceTimersByTimeAsync(199);
+    await settle();
+    expect(releaseWrites()).toBe(1);
+    await vi.advanceTimersByTimeAsync(1);
+    await settle();
+    expect(releaseWrites()).toBe(2);
+    await vi.advanceTimersByTimeAsync(399);
+    await settle();
+    expect(releaseWrites()).toBe(2);
+    expect(done).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    await settle();
+    await released;
+    expect(releaseWrites()).toBe(3);
+    expect((await readLease(store, uri))!.record.releasedAt).toBeDefined();
+  });
+
+  test('on SIGHUP (or SIGINT, SIGTERM) every held lease is released', async () => {
+    const { store, uri } = freshLease();
+    await acquire(store, uri, 'holder', 60_000, 60_000);
+    // A listener of our own, so that the signal is not raised again to end this test process.
+    const keepAlive = () => undefined;
+    process.on('SIGHUP', keepAlive);
+    try {
+      process.emit('SIGHUP', 'SIGHUP');
+      await vi.waitFor(async () => expect((await readLease(store, uri))!.record.releasedAt).toBeDefined(), {
+        timeout: 10_000,
+        interval: 5,
+      });
+      expect(heldLeaseOf('holder')).toBeUndefined();
+    } finally {
+      process.removeListener('SIGHUP', keepAlive);
+    }
   });
 });

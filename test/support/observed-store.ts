@@ -6,8 +6,8 @@ export type ReadOp = 'get' | 'tryGet' | 'getVersioned' | 'head' | 'getFile';
 export interface StoreObserver {
   /** Called before every read of an object. */
   onRead?(uri: string, op: ReadOp): void;
-  /** Called before every write; may throw (e.g. a transient network error) to fail it. */
-  beforePut?(uri: string, data: Uint8Array, opts: PutOptions | undefined): void;
+  /** Called before every write; may throw (e.g. a transient network error) to fail it, or delay it. */
+  beforePut?(uri: string, data: Uint8Array, opts: PutOptions | undefined): void | Promise<void>;
   /** Called after a conditional write was refused (PreconditionFailedError). */
   onPreconditionFailed?(uri: string, opts: PutOptions | undefined): void;
   /** Replaces `getFile` (e.g. to corrupt a transfer); `inner` does the real transfer. */
@@ -77,7 +77,7 @@ export class ObservedStore implements BlobStore {
   }
   async put(uri: string, data: Uint8Array, opts?: PutOptions) {
     this.writes.push({ uri, data, opts });
-    this.observer.beforePut?.(uri, data, opts);
+    await this.observer.beforePut?.(uri, data, opts);
     try {
       return await this.storeOf(uri).put(this.real(uri), data, opts);
     } catch (err) {
