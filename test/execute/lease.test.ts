@@ -559,6 +559,17 @@ describe('the remaining edges', () => {
     expect((await readLease(store, uri))!.record.releasedAt).toBeDefined();
   });
 
+  test('release cancels the pending refresh: nothing is written after it', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const { store, uri } = observedLease();
+    const lease = await acquire(store, uri, 'holder', 1_000, 100);
+    await lease.release();
+    const writes = store.writes.length;
+    await vi.advanceTimersByTimeAsync(1_000);
+    await settle();
+    expect(store.writes.length).toBe(writes);
+  });
+
   test('a release that finds the lease taken over gives up at once: one refused write, no retries', async () => {
     const { store, uri } = observedLease();
     const lease = await acquire(store, uri, 'holder', 60_000, 60_000);
