@@ -33,3 +33,29 @@ describe('tag 1001 time {1: seconds, -3: milliseconds}', () => {
     expect((error as Error).message).toMatch(/malformed tag 1001 time/);
   });
 });
+
+describe('floats of every width, inside a container the pre-scan must step over', () => {
+  test('half, single and double precision decode; the scan finds the end of each', () => {
+    // [f16 1.5, f32 100000, f64 1.5, "x"]
+    expect(decodeCanonical(fromHex('84f93e00fa47c35000fb3ff80000000000006178'))).toEqual([1.5, 100000, 1.5, 'x']);
+  });
+});
+
+describe('tag 1001 layout', () => {
+  test.each([
+    ['seconds as a float', 'd903e9a201f93e002200', /seconds that are not an integer/],
+    ['milliseconds as a float', 'd903e9a2011a5f5e1000f93e00', /content other than \{1: s, -3: ms\}/],
+    ['key -4 instead of -3', 'd903e9a2011a5f5e10002300', /content other than \{1: s, -3: ms\}/],
+    ['a map of one entry', 'd903e9a1011a5f5e1000', /content other than \{1: s, -3: ms\}/],
+    ['key 2 instead of 1', 'd903e9a2021a5f5e10002200', /content other than \{1: s, -3: ms\}/],
+  ])('%s is refused', (_label, hex, message) => {
+    let error: unknown;
+    try {
+      decodeCanonical(fromHex(hex));
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(MemocallError);
+    expect((error as Error).message).toMatch(message);
+  });
+});
