@@ -59,3 +59,41 @@ describe('tag 1001 layout', () => {
     expect((error as Error).message).toMatch(message);
   });
 });
+
+describe('"__proto__" is refused only as a plain-object key', () => {
+  test('a 9-character key that is not "__proto__" decodes', () => {
+    expect(decodeCanonical(encodeCanonical({ abcdefghi: 1, __proto_x: 2 }))).toEqual({ abcdefghi: 1, __proto_x: 2 });
+  });
+
+  test('"__proto__" as a value, an array item, a nested value or a Map key decodes', () => {
+    expect(decodeCanonical(encodeCanonical({ a: '__proto__' }))).toEqual({ a: '__proto__' });
+    expect(decodeCanonical(encodeCanonical(['__proto__']))).toEqual(['__proto__']);
+    expect(decodeCanonical(encodeCanonical({ a: { b: ['__proto__'] } }))).toEqual({ a: { b: ['__proto__'] } });
+    expect(decodeCanonical(encodeCanonical(new Map([['__proto__', '__proto__']])))).toEqual(
+      new Map([['__proto__', '__proto__']]),
+    );
+    expect(decodeCanonical(encodeCanonical(new Set(['__proto__'])))).toEqual(new Set(['__proto__']));
+  });
+
+  test('as a plain-object key it is refused, nested too', () => {
+    // {"__proto__": 1} and {"a": {"__proto__": 1}}
+    const proto = '695f5f70726f746f5f5f';
+    for (const hex of [`a1${proto}01`, `a16161a1${proto}01`]) {
+      expect(() => decodeCanonical(fromHex(hex))).toThrow(/"__proto__" key/);
+    }
+  });
+});
+
+describe('typed arrays with every length-header size', () => {
+  test.each([3, 12, 200, 40_000])('a Uint16Array of %i elements round-trips', (length) => {
+    const value = Uint16Array.from({ length }, (_, i) => (i * 7) & 0xffff);
+    const decoded = decodeCanonical(encodeCanonical(value));
+    expect(decoded).toBeInstanceOf(Uint16Array);
+    expect(decoded).toEqual(value);
+  });
+
+  test('a Float64Array of 80 000 bytes (a 5-byte length header) round-trips', () => {
+    const value = Float64Array.from({ length: 10_000 }, (_, i) => i / 3);
+    expect(decodeCanonical(encodeCanonical(value))).toEqual(value);
+  });
+});
