@@ -6,6 +6,7 @@ import { expect, test } from 'vitest';
 import { lookupBlobStore } from '../../src/index.js';
 import { DownloadCache } from '../../src/cache/download-cache.js';
 import { readIndex } from '../../src/cache/uri-index.js';
+import { CacheIntegrityError } from '../../src/cache/errors.js';
 import { ObservedStore } from '../support/observed-store.js';
 import { useTempDir } from '../support/temp-dir.js';
 
@@ -67,4 +68,24 @@ test('an object rewritten during its download is not indexed under the version f
   expect(second.outcome).toBe('downloaded');
   expect(readIndex(cache.layout, uri)?.sha256).toBe(sha(v2));
   expect((await cache.fetchWithOutcome(uri)).outcome).toBe('hit');
+});
+
+test('a transfer corrupted twice fails with CacheIntegrityError after exactly two transfers, leaving no entry', async () => {
+  const data = randomBytes(16 * 1024);
+  let transfers = 0;
+  const { root } = ObservedStore.register('corruptalways', memoryRoot(), {
+    async getFile(uri, localPath, transfer) {
+      await transfer(uri, localPath);
+      transfers++;
+      const bytes = fs.readFileSync(localPath);
+      bytes[0] = bytes[0]! ^ 0xff;
+      fs.writeFileSync(localPath, bytes);
+    },
+  });
+  const uri = `${root}/broken.bin`;
+  await lookupBlobStore(uri).put(uri, data);
+  const cache = new DownloadCache({ dir: tempDir().dir });
+  await expect(cache.fetch(uri, { sha256: sha(data) })).rejects.toBeInstanceOf(CacheIntegrityError);
+  expect(transfers).toBe(2); // a second mismatch means the object itself is wrong
+  expect(await cache.lookup(sha(data))).toBeUndefined();
 });
