@@ -1,0 +1,23 @@
+import { defineConfig } from 'vitest/config';
+import { lowerDecorators } from './test/support/lower-decorators.js';
+
+/**
+ * The unit suites `npm run mutate` runs against each mutant of src/core, src/execute/lease.ts and
+ * src/cache (see stryker.config.mjs and docs/testing.md). Stryker's vitest runner forces one
+ * worker thread, so only suites that never `process.chdir` belong here; none needs the cloud
+ * servers (no globalSetup).
+ */
+export default defineConfig({
+  plugins: [lowerDecorators()],
+  test: {
+    include: [
+      'test/core/**/*.test.ts',
+      'test/cache/**/*.test.ts',
+      // Not fencing.test.ts: its runner and child-process tests cover every lease mutant and cost
+      // seconds each; lease.test.ts pins the same behaviour at the unit level.
+      'test/execute/lease.test.ts',
+    ],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+  },
+});
