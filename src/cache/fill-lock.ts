@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   refreshLockFile,
@@ -19,8 +18,8 @@ import { foreignReason, readOwnFile, removeForeign } from './private-files.js';
  *
  * - its holder is provably dead (same host, boot and pid namespace; the pid is gone or now
  *   belongs to a process that started at another time): at once;
- * - it is stale: its mtime is more than `staleMs` from now (either way: a clock that jumped), or
- *   the waiter itself has seen it unchanged for `staleMs` on its own monotonic clock;
+ * - it is stale: its mtime is more than `staleMs` from now, either way (a lock stamped in the
+ *   future by a clock that jumped holds a waiter at most twice `staleMs`, not until that time);
  * - whatever it holds cannot be parsed as a stamp (torn JSON, NUL bytes after a machine crash,
  *   `null`): judged by staleness alone, with a warning (`MEMOCALL_CACHE_LOCK_CORRUPT`), since a
  *   holder writes its stamp just after creating the file;
@@ -42,12 +41,6 @@ export interface HeldFillLock {
   release(): Promise<void>;
 }
 
-/** What a waiter remembers of the lock it waits on: which version, since when (monotonic ms). */
-interface LockWatch {
-  version?: string;
-  since: number;
-}
-
 /**
  * Takes the lock at `lockPath`, or returns `done()`'s value as soon as it is defined (another
  * process filled the entry meanwhile). `done` is also asked once right after the lock is taken
@@ -63,7 +56,6 @@ export async function withFillLock<T>(
   let poll = options.minPollMs ?? 10;
   const maxPoll = options.maxPollMs ?? 250;
   await fs.promises.mkdir(path.dirname(lockPath), { recursive: true, mode: 0o700 });
-  const watch: LockWatch = { since: performance.now() };
   for (;;) {
     const held = tryLock(lockPath, staleMs);
     if (held) {
@@ -77,7 +69,7 @@ export async function withFillLock<T>(
     }
     const already = await done();
     if (already !== undefined) return already;
-    breakIfDead(lockPath, staleMs, watch);
+    breakIfDead(lockPath, staleMs);
     await sleep(poll * (0.75 + Math.random() / 2));
     poll = Math.min(poll * 2, maxPoll);
   }
@@ -105,15 +97,8 @@ function tryLock(lockPath: string, staleMs: number): HeldFillLock | undefined {
   };
 }
 
-/**
- * Removes the lock if its holder is gone (see the module comment). `watch` is the waiter's own
- * record of the version it sees; pass a fresh one for a single judgement (prune).
- */
-export function breakIfDead(
-  lockPath: string,
-  staleMs: number,
-  watch: LockWatch = { since: performance.now() },
-): boolean {
+/** Removes the lock if its holder is gone (see the module comment); true if it did. */
+export function breakIfDead(lockPath: string, staleMs: number): boolean {
   let plain: fs.Stats | undefined;
   let st: fs.BigIntStats | undefined;
   try {
@@ -130,14 +115,8 @@ export function breakIfDead(
     removeForeign(lockPath, `a fill lock that is ${foreign}`);
     return true;
   }
-  const version = `${st.ino}:${st.mtimeNs}`;
-  const now = performance.now();
-  if (watch.version !== version) {
-    watch.version = version;
-    watch.since = now;
-  }
   const ageMs = Date.now() - Number(st.mtimeNs / 1_000_000n);
-  const stale = Math.abs(ageMs) > staleMs || now - watch.since > staleMs;
+  const stale = Math.abs(ageMs) > staleMs;
   const read = readOwnFile(lockPath);
   if (read.kind !== 'own') return false; // gone meanwhile, or replaced: judged at the next look
   let holder: ReturnType<typeof parseProcessStamp>;
