@@ -22,10 +22,15 @@ export const PARTIAL_FILL_MAX_IDLE_MS = 24 * 3600_000;
 export async function createPartialFillDir(layout: CacheLayout): Promise<string> {
   ensurePrivateDir(layout.dir, layout.tmpRoot);
   const dir = await fs.promises.mkdtemp(path.join(layout.tmpRoot, `${process.pid}-${randomBytes(3).toString('hex')}-`));
-  await fs.promises.writeFile(path.join(dir, WRITER_FILE), JSON.stringify(currentProcessStamp()), {
-    flag: 'wx',
-    mode: 0o600,
-  });
+  try {
+    await fs.promises.writeFile(path.join(dir, WRITER_FILE), JSON.stringify(currentProcessStamp()), {
+      flag: 'wx',
+      mode: 0o600,
+    });
+  } catch (err) {
+    await fs.promises.rm(dir, { recursive: true, force: true });
+    throw err;
+  }
   return dir;
 }
 
