@@ -49,6 +49,7 @@ export {
   DuplicateOutputUriError,
   PointerFileError,
   NotInInvocationError,
+  InvalidOutputNameError,
   InvalidRelativePathError,
 } from './files/errors.js';
 export { downloadToCache, uploadThroughCache, configureDownloadCache } from './cache/default-cache.js';
@@ -69,6 +70,7 @@ export {
 } from './shims/k8s/k8s-options.js';
 export { K8sJobFailedError, K8sJobVanishedError, K8sApiError } from './shims/k8s/errors.js';
 export { queue, type QueueOptions, type QueueShim } from './shims/queue/queue-shim.js';
+export type { QueueRedisOptions } from './shims/queue/queue-redis-options.js';
 export {
   startQueueWorker,
   type QueueWorker,
@@ -79,6 +81,6 @@ export { QueueJobFailedError, QueueJobLostError, QueueConnectionError } from './
 
 // Cloud stores: s3://, adls:// and Azure https:// URIs (registered by setup.ts).
 export { configureCloudStores, type CloudStoresOptions } from './blobstore/cloud/cloud-stores.js';
-export type { S3StoreOptions } from './blobstore/cloud/s3-store.js';
-export type { AzureStoreOptions } from './blobstore/cloud/azure-store.js';
+export type { S3StoreOptions, S3Credentials, S3ClientLike } from './blobstore/cloud/s3-options.js';
+export type { AzureStoreOptions, AzureTokenCredential } from './blobstore/cloud/azure-store.js';
 export { IntegrityError, MissingIntegrityError } from './blobstore/cloud/integrity.js';

@@ -8,6 +8,11 @@ export interface BlobHead {
   /** Opaque version tag: changes on every write. Never a content hash. */
   etag: string;
   lastModified: Date;
+  /**
+   * SHA-256 (hex) of the content, when the store keeps one with the object (S3 and Azure: in the
+   * metadata memocall writes). Absent otherwise; never derived from the etag.
+   */
+  sha256?: string;
 }
 
 export interface VersionedBlob extends BlobHead {

@@ -33,3 +33,37 @@ export class UnsupportedUriError extends MemocallError {
     this.uri = uri;
   }
 }
+
+/** Bytes read do not match the SHA-256 (or size) stored with the object when it was written:
+ * corruption (or tampering) of the stored object. Raised by every store that keeps digests. */
+export class IntegrityError extends MemocallError {
+  readonly uri: string;
+  readonly expected: string;
+  readonly actual: string;
+
+  constructor(uri: string, expected: string, actual: string) {
+    super(
+      'MEMOCALL_INTEGRITY',
+      `${uri}: content does not match its stored sha256 (expected ${expected}, read ${actual})`,
+    );
+    this.uri = uri;
+    this.expected = expected;
+    this.actual = actual;
+  }
+}
+
+/** An object too large to be returned as one byte array in this process (`getFile` still works). */
+export class BlobTooLargeError extends MemocallError {
+  readonly uri: string;
+  readonly size: number;
+
+  constructor(uri: string, size: number, options?: { cause?: unknown }) {
+    super(
+      'MEMOCALL_BLOB_TOO_LARGE',
+      `${uri}: ${size} bytes do not fit in one buffer here; read it with getFile`,
+      options,
+    );
+    this.uri = uri;
+    this.size = size;
+  }
+}

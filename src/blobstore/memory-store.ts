@@ -1,12 +1,15 @@
 import fs from 'node:fs';
+import { sha256Hex } from '../core/sha256.js';
 import type { BlobHead, BlobStore, PutOptions, VersionedBlob } from './blob-store.js';
-import { BlobNotFoundError, PreconditionFailedError, UnsupportedUriError } from './errors.js';
+import { BlobNotFoundError, IntegrityError, PreconditionFailedError, UnsupportedUriError } from './errors.js';
 import { writeLocalFileAtomically } from './local/atomic-local-file.js';
 
 interface StoredObject {
   data: Uint8Array;
   etag: string;
   lastModified: Date;
+  /** Hex SHA-256 of `data` when it was put; checked on every full read. */
+  sha256: string;
 }
 
 // Shared by all instances so two stores never hand out the same etag for different versions.
@@ -19,22 +22,33 @@ const MEMORY_URI = /^memory:\/\/[^/?#]+\/./;
  * The registry makes one instance per name, so each name is its own namespace. Every method
  * finishes its state change synchronously, which makes conditional writes trivially atomic.
  * Bytes are copied in and out: a caller mutating its array cannot change a stored object.
+ * Like every store, each object keeps the SHA-256 it was written with, and full reads check it
+ * (IntegrityError): memory can be corrupted too, through a stray write into a shared buffer.
  */
 export class MemoryBlobStore implements BlobStore {
   readonly #objects = new Map<string, StoredObject>();
 
+  /**
+   * Internal, for tests of integrity checking: replaces an object's stored bytes by what `mutate`
+   * returns (it may change them in place), as corruption would: the digest stays.
+   */
+  static corruptForTests(store: MemoryBlobStore, uri: string, mutate: (data: Uint8Array) => Uint8Array): void {
+    const obj = store.#existing(uri);
+    obj.data = mutate(obj.data);
+  }
+
   async get(uri: string): Promise<Uint8Array> {
-    return new Uint8Array(this.#existing(uri).data);
+    return verifiedCopy(uri, this.#existing(uri));
   }
 
   async tryGet(uri: string): Promise<Uint8Array | undefined> {
     const obj = this.#objects.get(uri);
-    return obj && new Uint8Array(obj.data);
+    return obj && verifiedCopy(uri, obj);
   }
 
   async getVersioned(uri: string): Promise<VersionedBlob> {
     const obj = this.#existing(uri);
-    return { data: new Uint8Array(obj.data), ...headOf(obj) };
+    return { data: verifiedCopy(uri, obj), ...headOf(obj) };
   }
 
   async head(uri: string): Promise<BlobHead | null> {
@@ -57,7 +71,8 @@ export class MemoryBlobStore implements BlobStore {
       throw new PreconditionFailedError(uri, { ifMatch: opts.ifMatch });
     }
     const etag = `m${(++etagCounter).toString(36)}`;
-    this.#objects.set(uri, { data: new Uint8Array(data), etag, lastModified: new Date() });
+    const copy = new Uint8Array(data);
+    this.#objects.set(uri, { data: copy, etag, lastModified: new Date(), sha256: sha256Hex(copy) });
     return { etag };
   }
 
@@ -71,7 +86,7 @@ export class MemoryBlobStore implements BlobStore {
   }
 
   async getFile(uri: string, localPath: string): Promise<void> {
-    await writeLocalFileAtomically(localPath, this.#existing(uri).data);
+    await writeLocalFileAtomically(localPath, verifiedCopy(uri, this.#existing(uri)));
   }
 
   /** A snapshot taken at the first iteration, sorted by code point (= UTF-8 byte order, as S3). */
@@ -95,7 +110,15 @@ function checkUri(uri: string): string {
 }
 
 function headOf(obj: StoredObject): BlobHead {
-  return { size: obj.data.byteLength, etag: obj.etag, lastModified: obj.lastModified };
+  return { size: obj.data.byteLength, etag: obj.etag, lastModified: obj.lastModified, sha256: obj.sha256 };
+}
+
+/** A copy of the object's bytes, hashed after copying so that what is returned is what was checked. */
+function verifiedCopy(uri: string, obj: StoredObject): Uint8Array {
+  const copy = new Uint8Array(obj.data);
+  const actual = sha256Hex(copy);
+  if (actual !== obj.sha256) throw new IntegrityError(uri, obj.sha256, actual);
+  return copy;
 }
 
 /**

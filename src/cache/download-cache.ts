@@ -16,7 +16,6 @@ import {
   touchUsed,
 } from './content-entry.js';
 import { ConfigurationError } from '../core/configuration-error.js';
-import { LocalFileChangedError } from '../core/local-file-changed-error.js';
 import { sha256OfFile, type FileDigest } from '../core/sha256-file.js';
 import { CacheIntegrityError } from './errors.js';
 import { enforceCap } from './eviction.js';
@@ -317,26 +316,21 @@ export class DownloadCache {
 }
 
 /**
- * A file:// object is a local file already: copied by the kernel while it is hashed (see
- * copyAndHash). File store objects are never modified in place (a new version is a new inode
- * renamed over the path), which the identity check of copyAndHash confirms.
+ * A file:// object is a local file already, but it starts with the file store's checksum header:
+ * the store copies its bytes out, hashing them on the way and checking them against the header
+ * (one read of the object). `source` (its path) only serves the caller's own checks.
  */
 async function copyLocalObject(
   uri: string,
-  source: string,
+  _source: string,
   target: string,
   onProgress: (n: number) => void,
 ): Promise<FileDigest> {
-  try {
-    return await copyAndHash(source, target, onProgress);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !fs.existsSync(source))
-      throw new BlobNotFoundError(uri, { cause: err });
-    if (err instanceof LocalFileChangedError)
-      throw new CacheIntegrityError(uri, 'one version during the copy', 'the object replaced while copying');
-    throw err;
-  }
+  return localObjects.getFileWithDigest(uri, target, onProgress);
 }
+
+/** Reads only: the options of the store that wrote the object do not matter. */
+const localObjects = new FileBlobStore();
 
 /**
  * Progress of a store's getFile, which reports none: the bytes allocated in the private temp

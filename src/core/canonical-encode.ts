@@ -1,3 +1,4 @@
+import { type InspectOptions, inspect } from 'node:util';
 import { lookupCodecByPrototype } from './codec-registry.js';
 import { concatChunks } from './concat-chunks.js';
 import type { Codec } from './codec-registry.js';
@@ -304,7 +305,8 @@ class CanonicalWriter {
     const n = hex.length >>> 1;
     this.head(MAJOR_BYTES, n);
     this.ensure(n);
-    for (let i = 0; i < n; i++) this.buf[this.pos + i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+    // Buffer's hex decoder writes in place, in linear time.
+    Buffer.from(this.buf.buffer, this.buf.byteOffset + this.pos, n).write(hex, 'hex');
     this.pos += n;
   }
 
@@ -331,22 +333,62 @@ class CanonicalWriter {
 
   array(a: readonly unknown[]): void {
     const n = a.length;
+    // Own enumerable keys other than the n indexes would be lost (`[1]` with `.meta` would share
+    // the key of `[1]`): refused, before any element is read. Holes are refused in the loop below
+    // at the first one: a sparse array of length 2^32-1 fails at index 0, not after 2^32 elements.
+    if (n < INSPECT_MIN_LENGTH) {
+      if (Object.keys(a).length !== n || Object.getOwnPropertySymbols(a).length !== 0) this.checkArrayKeys(a, n);
+    } else if (inspect(a, INSPECT_KEYS_OPTIONS) !== `[ ... ${n} more items ]`) {
+      this.checkArrayKeys(a, n);
+    }
     this.head(MAJOR_ARRAY, n);
     if (n === 0) return;
     const d = this.enter(a);
     for (let i = 0; i < n; i++) {
       this.segKind[d] = SEG_INDEX;
       this.segIndex[d] = i;
-      this.value(a[i]); // a hole reads as undefined
+      let v: unknown;
+      try {
+        v = a[i];
+      } catch (cause) {
+        throw this.failWithCause(this.path(d + 1), 'threw when read', cause);
+      }
+      if (v === undefined && !(i in a)) {
+        throw this.fail('is a hole in a sparse array: holes are not supported (fill them, e.g. with undefined)');
+      }
+      this.value(v);
     }
     this.depth--;
   }
 
-  plainObject(o: Record<string, unknown>): void {
-    const symbols = Object.getOwnPropertySymbols(o);
-    for (const sym of symbols) {
+  /** Refuse an array with own enumerable keys other than its indexes (holes are found later). */
+  checkArrayKeys(a: readonly unknown[], n: number): void {
+    for (const k of Object.keys(a)) {
+      if (!isArrayIndex(k, n)) {
+        throw new SerializationError(
+          this.path(this.depth) + propertySegment(k),
+          'is a property of an array: arrays with extra properties are not supported',
+        );
+      }
+    }
+    this.refuseSymbolKeys(a);
+  }
+
+  refuseSymbolKeys(o: object): void {
+    for (const sym of Object.getOwnPropertySymbols(o)) {
       if (propertyIsEnumerable.call(o, sym)) throw this.fail(`has a symbol key (${String(sym)})`);
     }
+  }
+
+  /** A SerializationError at `path` whose problem ends with the message of `cause`. */
+  failWithCause(path: string, problem: string, cause: unknown): SerializationError {
+    const error = new SerializationError(path, `${problem}: ${(cause as Error)?.message ?? String(cause)}`);
+    Object.defineProperty(error, 'cause', { value: cause, configurable: true, writable: true });
+    return error;
+  }
+
+  plainObject(o: Record<string, unknown>): void {
+    if (Object.getOwnPropertySymbols(o).length !== 0) this.refuseSymbolKeys(o);
     // Own enumerable string keys with a defined value (read once each: a getter runs once).
     // for-in is several times faster than Object.keys + o[k] on large objects (V8's enum cache);
     // it also lists inherited enumerable keys, which exist only if Object.prototype was polluted.
@@ -355,22 +397,34 @@ class CanonicalWriter {
     const base = this.top;
     let top = base;
     let ascii = true;
-    if (this.prototypePolluted) {
-      for (const k of Object.keys(o)) {
-        const v = o[k];
-        if (v === undefined) continue; // dropped, as in JSON: {a: undefined} has the key of {}
-        keys[top] = k;
-        values[top++] = v;
-        if (ascii) ascii = isAscii(k);
+    // The key whose getter (or Proxy get trap) is running, to name it if that throws.
+    let reading: string | undefined;
+    try {
+      if (this.prototypePolluted) {
+        for (const k of Object.keys(o)) {
+          reading = k;
+          const v = o[k];
+          reading = undefined;
+          if (v === undefined) continue; // dropped, as in JSON: {a: undefined} has the key of {}
+          keys[top] = k;
+          values[top++] = v;
+          if (ascii) ascii = isAscii(k);
+        }
+      } else {
+        for (const k in o) {
+          reading = k;
+          const v = o[k];
+          reading = undefined;
+          if (v === undefined) continue; // dropped, as in JSON: {a: undefined} has the key of {}
+          keys[top] = k;
+          values[top++] = v;
+          if (ascii) ascii = isAscii(k);
+        }
       }
-    } else {
-      for (const k in o) {
-        const v = o[k];
-        if (v === undefined) continue; // dropped, as in JSON: {a: undefined} has the key of {}
-        keys[top] = k;
-        values[top++] = v;
-        if (ascii) ascii = isAscii(k);
-      }
+    } catch (cause) {
+      for (let i = base; i < top; i++) values[i] = undefined;
+      if (reading === undefined) throw cause; // listing the keys threw: encodeCanonicalChunks names the object
+      throw this.failWithCause(this.path(this.depth) + propertySegment(reading), 'threw when read', cause);
     }
     const n = top - base;
     if (n > 1) sortKeys(keys, values, base, top, ascii ? compareAsciiKeys : compareKeys);
@@ -561,7 +615,7 @@ class CanonicalWriter {
           s += `[${index}]`;
           break;
         case SEG_PROP:
-          s += IDENTIFIER.test(key as string) ? `.${key as string}` : `[${JSON.stringify(key)}]`;
+          s += propertySegment(key as string);
           break;
         case SEG_MAP_KEY:
           s += `.<map key ${index}>`;
@@ -582,6 +636,35 @@ class CanonicalWriter {
 }
 
 const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+
+function propertySegment(key: string): string {
+  return IDENTIFIER.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
+}
+
+/**
+ * Arrays at least this long are checked for extra properties by util.inspect: Object.keys lists
+ * every index as a string (~50 ns each, 5 ms for 100,000 elements), while inspect with
+ * maxArrayLength 0 reads only the non-index keys (Node's getOwnNonIndexProperties), ~2 µs.
+ * Its output is only trusted when it is exactly that of an array without them; anything else
+ * goes through the exact check.
+ */
+const INSPECT_MIN_LENGTH = 64;
+const INSPECT_KEYS_OPTIONS: InspectOptions = {
+  depth: 0,
+  maxArrayLength: 0,
+  maxStringLength: 0,
+  customInspect: false,
+  getters: false,
+  showHidden: false,
+  showProxy: false,
+  breakLength: Number.POSITIVE_INFINITY,
+};
+
+/** Whether `key` is the canonical string of an array index below `length`. */
+function isArrayIndex(key: string, length: number): boolean {
+  const i = Number(key);
+  return Number.isInteger(i) && i >= 0 && i < length && String(i) === key;
+}
 
 /** A Map key short enough to show in a path, or undefined to show its position instead. */
 function briefKey(key: unknown): string | undefined {
@@ -743,6 +826,10 @@ export function encodeCanonicalChunks(value: unknown, rootPath = 'value'): Uint8
   writer.busy = true;
   try {
     return writer.run(value, rootPath);
+  } catch (cause) {
+    if (cause instanceof SerializationError) throw cause;
+    // A Proxy trap (getPrototypeOf, ownKeys...) or an exotic object's method threw: name where.
+    throw writer.failWithCause(writer.path(writer.depth), 'threw while being encoded', cause);
   } finally {
     writer.reset();
     writer.busy = false;

@@ -35,6 +35,11 @@ export class ResultCache {
     return value;
   }
 
+  /** The encoded result, if cached (no LRU update, no decoding). */
+  encoded(memoUri: string): Uint8Array | undefined {
+    return this.entries.get(memoUri)?.bytes;
+  }
+
   set(memoUri: string, value: Uint8Array): void {
     if (value.byteLength > this.maxBytes / 4) return; // a few huge results must not evict everything
     const previous = this.entries.get(memoUri);

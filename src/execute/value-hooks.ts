@@ -36,9 +36,23 @@ export interface FinalizeContext {
  */
 export type ResultFinalizer = (value: unknown, ctx: FinalizeContext) => Promise<string[] | undefined> | undefined;
 
+export interface ValidateContext {
+  memoUri: string;
+  blobRoot: string;
+}
+
+/**
+ * Caller side, before a stored result (or one this process cached) is used, given its encoded
+ * value: resolves to false when it must not be used (e.g. a file it returned was overwritten
+ * since); the call then runs again and replaces it.
+ */
+export type ResultValidator = (encoded: Uint8Array, ctx: ValidateContext) => Promise<boolean> | undefined;
+
 export interface ReceiveContext {
   memoUri: string;
   blobRoot: string;
+  /** The caller's own argument values (what the result may be matched against: stored data is never trusted). */
+  args: readonly unknown[];
 }
 
 /** Caller side, after the result value was decoded (hits included), before the caller gets it. */
@@ -48,6 +62,7 @@ const preparers: ArgumentPreparer[] = [];
 const shippers: ArgumentShipper[] = [];
 const finalizers: ResultFinalizer[] = [];
 const receivers: ResultReceiver[] = [];
+const validators: ResultValidator[] = [];
 
 function addOnce<T>(list: T[], hook: T): void {
   if (!list.includes(hook)) list.push(hook);
@@ -67,6 +82,10 @@ export function registerResultFinalizer(hook: ResultFinalizer): void {
 
 export function registerResultReceiver(hook: ResultReceiver): void {
   addOnce(receivers, hook);
+}
+
+export function registerResultValidator(hook: ResultValidator): void {
+  addOnce(validators, hook);
 }
 
 /** Starts every hook; a Promise of all their results, or undefined when none had work. */
@@ -97,4 +116,9 @@ export function finalizeResult(value: unknown, ctx: FinalizeContext): Promise<st
 
 export function receiveResult(value: unknown, ctx: ReceiveContext): Promise<unknown> | undefined {
   return runAll(receivers, [value, ctx]);
+}
+
+/** Whether every validator accepts the result; undefined when none had work. */
+export function validateResult(encoded: Uint8Array, ctx: ValidateContext): Promise<boolean> | undefined {
+  return runAll(validators, [encoded, ctx])?.then((all) => all.every((ok) => ok !== false));
 }

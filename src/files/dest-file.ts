@@ -22,33 +22,45 @@ import { noteDestTouched } from './dest-tracking.js';
 export class DestFile {
   /** Where the file is uploaded when returned. */
   readonly uri: string;
-  /** The local path given by the caller (where its pointer goes), if any. */
+  /** The local path as given (part of the key), also when it came from a stored record. */
+  readonly #declaredPath: string | undefined;
+  /**
+   * The local path this process may write: given by code of this process, never read from
+   * stored data (a decoded DestFile uses it only if this process made the same one itself).
+   */
   readonly #pointerPath: string | undefined;
   #tempPath: string | undefined;
   #digest: Digest | undefined;
 
   /** @internal use dest() or DestFileContext */
-  constructor(token: typeof INTERNAL, uri: string, pointerPath: string | undefined, digest?: Digest) {
+  constructor(
+    token: typeof INTERNAL,
+    uri: string,
+    localPath: string | undefined,
+    digest?: Digest,
+    origin: 'made-here' | 'decoded' = 'made-here',
+  ) {
     if (token !== INTERNAL) throw new TypeError('DestFiles are made with dest() or DestFileContext');
     this.uri = uri;
-    this.#pointerPath = pointerPath;
+    this.#declaredPath = localPath;
+    if (localPath !== undefined && origin === 'made-here') rememberMadeHere(uri, localPath);
+    this.#pointerPath = localPath !== undefined && isMadeHere(uri, localPath) ? localPath : undefined;
     this.#digest = digest;
     fileValueCounters.created++;
   }
 
   /**
    * Where to write the file (parent directories are created). Relative paths are relative to the
-   * working directory. Without a local path given, a fresh temporary file name.
+   * working directory. Without a local path given, a fresh temporary file name; so too in a
+   * process that received the DestFile from a stored invocation (a remote worker): it writes
+   * under its own temporary directory, never at a path named by stored data.
    */
   get localPath(): string {
     const ctx = currentInvocation();
     if (ctx) noteDestTouched(ctx.runId, this);
     const p =
       this.#pointerPath ??
-      (this.#tempPath ??= path.join(
-        fs.mkdtempSync(path.join(os.tmpdir(), 'memocall-dest-')),
-        path.basename(this.uri) || 'file',
-      ));
+      (this.#tempPath ??= path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'memocall-dest-')), safeBaseName(this.uri)));
     fs.mkdirSync(path.dirname(path.resolve(p)), { recursive: true });
     return p;
   }
@@ -62,9 +74,14 @@ export class DestFile {
     return this.#digest?.size;
   }
 
-  /** @internal the caller-given local path, for the pointer. */
+  /** @internal the local path given by code of this process (where the caller's pointer goes). */
   get pointerPath(): string | undefined {
     return this.#pointerPath;
+  }
+
+  /** @internal the local path as given or as stored, for the encoding only: never a place to write. */
+  get declaredPath(): string | undefined {
+    return this.#declaredPath;
   }
 
   /** @internal the local path without side effects (no tracking, no directory creation). */
@@ -83,8 +100,34 @@ export class DestFile {
   }
 
   toString(): string {
-    return `DestFile(${this.uri}${this.#pointerPath ? ` ← ${this.#pointerPath}` : ''})`;
+    return `DestFile(${this.uri}${this.#declaredPath ? ` ← ${this.#declaredPath}` : ''})`;
   }
+}
+
+/** The last segment of a URI as a file name, or `file` when it is not one (`..`, empty). */
+function safeBaseName(uri: string): string {
+  const base = uri.slice(uri.lastIndexOf('/') + 1).replace(/[\\\0]/g, '_');
+  return base === '' || base === '.' || base === '..' ? 'file' : base;
+}
+
+/**
+ * (URI, local path) pairs of DestFiles that code of this process made. A DestFile decoded from
+ * stored data (an invocation record, a result) may write, and point, at its local path only when
+ * this process made the same pair itself: then the path is one its own code chose (samethread
+ * runs the function in place this way), never one chosen by whoever wrote the record.
+ */
+const madeHere = new Set<string>();
+const MADE_HERE_MAX = 100_000;
+
+function rememberMadeHere(uri: string, localPath: string): void {
+  const key = `${uri}\n${localPath}`;
+  if (madeHere.has(key)) return;
+  if (madeHere.size >= MADE_HERE_MAX) madeHere.delete(madeHere.values().next().value!);
+  madeHere.add(key);
+}
+
+function isMadeHere(uri: string, localPath: string): boolean {
+  return madeHere.has(`${uri}\n${localPath}`);
 }
 
 /** A DestFile uploaded to `uri`; written locally at `localPath` (default: a temporary file). */

@@ -78,3 +78,13 @@ export class InvalidRelativePathError extends MemocallError {
     this.relPath = relPath;
   }
 }
+
+/** `invocationOutputFqn(name)` with a name that would leave the output namespace or is not a path. */
+export class InvalidOutputNameError extends MemocallError {
+  readonly outputName: string;
+
+  constructor(outputName: string, problem: string) {
+    super('MEMOCALL_INVALID_OUTPUT_NAME', `invocationOutputFqn(${JSON.stringify(outputName)}): ${problem}`);
+    this.outputName = outputName;
+  }
+}

@@ -67,7 +67,7 @@ registerBuiltinCodec(
   DestFile,
   (file: DestFile): DestPayload => {
     const out: DestPayload = { uri: file.uri };
-    if (file.pointerPath !== undefined) out.localPath = file.pointerPath;
+    if (file.declaredPath !== undefined) out.localPath = file.declaredPath;
     if (file.digest) {
       out.sha256 = file.digest.sha256;
       out.size = file.digest.size;
@@ -89,6 +89,8 @@ registerBuiltinCodec(
     }
     const digest = p.sha256 === undefined ? undefined : digestOf(p, 'memocall:dest-file');
     fileValueCounters.decoded++;
-    return new DestFile(INTERNAL, p.uri, p.localPath, digest && { sha256: digest.sha256, size: digest.size });
+    // The stored localPath stays part of the value (its key) but is never written to: see DestFile.
+    const known = digest && { sha256: digest.sha256, size: digest.size };
+    return new DestFile(INTERNAL, p.uri, p.localPath, known, 'decoded');
   },
 );

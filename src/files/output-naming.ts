@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { currentInvocation } from '../execute/invocation-context.js';
 import type { MemoUriParts } from '../protocol/memo-uri.js';
-import { NotInInvocationError } from './errors.js';
+import { InvalidOutputNameError, NotInInvocationError } from './errors.js';
 
 /**
  * Where an invocation's outputs go: `<blobRoot>/<pipelineId>/<functionId>/<argsKey>/<runId>/`.
@@ -25,8 +25,8 @@ export function invocationOutputFqn(name?: string): string {
   const ctx = currentInvocation();
   if (!ctx) throw new NotInInvocationError('invocationOutputFqn()');
   const base = outputNamespace(ctx.memo, ctx.runId);
-  if (name === undefined || name === '') return base;
-  return `${base}/${cleanRelative(name)}`;
+  const rel = name === undefined ? '' : cleanRelative(name);
+  return rel === '' ? base : `${base}/${rel}`;
 }
 
 /**
@@ -41,6 +41,22 @@ export function outputRelativeName(localPath: string, cwd = process.cwd()): stri
   return posix.startsWith('.out/') ? posix.slice('.out/'.length) : posix;
 }
 
+/**
+ * `name` as a path inside the namespace: backslashes read as `/`, leading `/`, empty and `.`
+ * segments dropped, `a/../b` folded to `b`. A name that would leave the namespace (`../x`, or a
+ * `..` past its start), or holds NUL or control characters, is refused: outputs of one run must
+ * never land on another run's files or on memo records.
+ */
 function cleanRelative(name: string): string {
-  return name.replace(/^\/+/, '');
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this refuses
+  if (/[\x00-\x1f\x7f]/.test(name)) throw new InvalidOutputNameError(name, 'it contains control characters');
+  const kept: string[] = [];
+  for (const segment of name.replace(/\\/g, '/').split('/')) {
+    if (segment === '' || segment === '.') continue;
+    if (segment === '..') {
+      if (kept.length === 0) throw new InvalidOutputNameError(name, "it leaves the invocation's output namespace");
+      kept.pop();
+    } else kept.push(segment);
+  }
+  return kept.join('/');
 }

@@ -5,7 +5,8 @@ import type { FinalizeContext, ReceiveContext } from '../execute/value-hooks.js'
 import { DestFile } from './dest-file.js';
 import { takeTouched } from './dest-tracking.js';
 import { DestFileNotWrittenError, DuplicateOutputUriError } from './errors.js';
-import { fileValueCounters, FileValue } from './file-value.js';
+import { fileValueCounters, FileValue, type Digest } from './file-value.js';
+import { recordProducer, warnIfOverwriting } from './output-producers.js';
 import { outputNamespace, outputRelativeName } from './output-naming.js';
 import { writePointerFile } from './pointer-file.js';
 import { Source } from './source.js';
@@ -42,6 +43,15 @@ async function finalize(outputs: Output[], touched: DestFile[], ctx: FinalizeCon
     targets.set(uri, what);
   };
   const work: Array<() => Promise<void>> = [];
+  const warnings: string[] = [];
+  // Uploads over a URI holding another invocation's output warn; each upload is recorded as ours.
+  const upload = async (local: string, uri: string): Promise<Digest> => {
+    const overwriting = await warnIfOverwriting(uri, ctx);
+    if (overwriting) warnings.push(overwriting);
+    const digest = await uploadFileThroughCache(local, uri);
+    await recordProducer(uri, digest, ctx);
+    return digest;
+  };
   const namespace = outputNamespace(ctx.memo, ctx.runId);
   for (const out of outputs) {
     if (out instanceof DestFile) {
@@ -52,7 +62,7 @@ async function finalize(outputs: Output[], touched: DestFile[], ctx: FinalizeCon
         throw new DestFileNotWrittenError(out.uri, local ?? '(its localPath was never used)');
       }
       claim(out.uri, `DestFile ${local}`);
-      work.push(async () => out.uploaded(await uploadFileThroughCache(local, out.uri)));
+      work.push(async () => out.uploaded(await upload(local, out.uri)));
       continue;
     }
     const s = out.state;
@@ -60,7 +70,9 @@ async function finalize(outputs: Output[], touched: DestFile[], ctx: FinalizeCon
       if (out instanceof Source) {
         const uri = s.uri ?? `${namespace}/${outputRelativeName(s.localPath)}`;
         claim(uri, `Source ${s.localPath}`);
-        work.push(async () => out.becameRemote(uri, await uploadFileThroughCache(s.localPath, uri)));
+        // The output namespace is per run: only a designated URI can hold another call's output.
+        const send = s.uri === undefined ? uploadFileThroughCache : upload;
+        work.push(async () => out.becameRemote(uri, await send(s.localPath, uri)));
       } else {
         work.push(async () => {
           await out.preparation();
@@ -76,7 +88,6 @@ async function finalize(outputs: Output[], touched: DestFile[], ctx: FinalizeCon
   await Promise.all(work.map((w) => w()));
 
   const returned = new Set(outputs.filter((o): o is DestFile => o instanceof DestFile).map(destKey));
-  const warnings: string[] = [];
   for (const d of touched) {
     const local = d.writtenPath;
     if (local === undefined || returned.has(destKey(d)) || !fs.existsSync(local)) continue;
@@ -94,22 +105,40 @@ function destKey(d: DestFile): string {
 let decodedSeen = 0;
 
 /**
- * After the caller decoded a result: write the pointer of each returned DestFile at its local
- * path, and tell content-only files which blob root holds their bytes. Walks the value only if
- * a file value was decoded since the last time (so plain results cost one comparison).
+ * After the caller decoded a result: write a pointer for each returned DestFile at the local
+ * path of the caller's own DestFile argument with the same URI, and tell content-only files
+ * which blob root holds their bytes. Stored data is data: a local path inside the result is
+ * never used (a planted result could name any file of the caller's), and a returned DestFile
+ * that matches no argument gets no pointer. Walks the value only if a file value was decoded
+ * since the last time (so plain results cost one comparison).
  */
 export function receiveResultFiles(value: unknown, ctx: ReceiveContext): Promise<void> | undefined {
   if (fileValueCounters.decoded === decodedSeen) return undefined;
   decodedSeen = fileValueCounters.decoded;
+  let ownDests: Map<string, string[]> | undefined;
   for (const out of collectInstances(value, isOutput)) {
     if (out instanceof DestFile) {
-      const at = out.pointerPath;
       const digest = out.digest;
-      if (at !== undefined && digest)
+      if (!digest) continue;
+      ownDests ??= pointerPathsByUri(ctx.args);
+      for (const at of ownDests.get(out.uri) ?? [])
         writePointerFile(path.resolve(at), { uri: out.uri, sha256: digest.sha256, size: digest.size });
     } else {
       out.bindCasRoot(ctx.blobRoot);
     }
   }
   return undefined;
+}
+
+/** The local paths the caller gave its DestFile arguments, by URI. */
+function pointerPathsByUri(args: readonly unknown[]): Map<string, string[]> {
+  const byUri = new Map<string, string[]>();
+  for (const d of collectInstances(args, (v: object): v is DestFile => v instanceof DestFile)) {
+    const at = d.pointerPath;
+    if (at === undefined) continue;
+    const paths = byUri.get(d.uri);
+    if (!paths) byUri.set(d.uri, [at]);
+    else if (!paths.includes(at)) paths.push(at);
+  }
+  return byUri;
 }

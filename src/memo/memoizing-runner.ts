@@ -39,7 +39,7 @@ import { abandonOutcome, offerInvocation, takeOutcome, withdrawInvocation } from
 import { runsInProcess, samethread } from '../shims/samethread.js';
 import type { Shim, ShimContext } from '../shims/shim.js';
 import { shimRequest } from '../shims/shim-request.js';
-import { prepareArguments, receiveResult, shipArguments } from '../execute/value-hooks.js';
+import { prepareArguments, receiveResult, shipArguments, validateResult } from '../execute/value-hooks.js';
 import { concatChunks } from '../core/concat-chunks.js';
 
 export interface MemoizingRunnerOptions {
@@ -93,6 +93,8 @@ interface LeasedCall {
 const inFlight = new Map<string, Flight>();
 
 const MISS = Symbol('miss');
+/** Stored results found unusable (files they returned changed since): replaced by the next run under the lease. */
+const staleResults = new Set<string>();
 /** The argument values an encoding was made from, for the hooks that need the values on a miss. */
 const argumentsOf = new WeakMap<Uint8Array[], readonly unknown[]>();
 const FAST_KEY_MAX_BYTES = 256;
@@ -220,8 +222,8 @@ export class MemoizingRunner {
       const known = fastIndex.get(fastKey);
       if (known !== undefined) {
         const value = processResultCache.read(known, MISS);
-        if (value !== MISS) {
-          const received = receiveResult(value, { memoUri: known, blobRoot: this.blobRoot });
+        if (value !== MISS && (await this.stillValid(known, processResultCache.encoded(known)))) {
+          const received = receiveResult(value, { memoUri: known, blobRoot: this.blobRoot, args });
           if (received) await received;
           return value;
         }
@@ -229,6 +231,7 @@ export class MemoizingRunner {
     }
     const { memoUri, parts } = this.locate(spec, chunks, memospace);
     let value = processResultCache.read(memoUri, MISS);
+    if (value !== MISS && !(await this.stillValid(memoUri, processResultCache.encoded(memoUri)))) value = MISS;
     if (value === MISS) {
       // Also across processes: a remote computing this very memo URI would wait for its own lease.
       if (isRunningAbove(memoUri)) {
@@ -267,7 +270,7 @@ export class MemoizingRunner {
       }
     }
     if (fastKey !== undefined) rememberFastKey(fastKey, memoUri);
-    const received = receiveResult(value, { memoUri, blobRoot: this.blobRoot }); // e.g. write pointer files
+    const received = receiveResult(value, { memoUri, blobRoot: this.blobRoot, args }); // e.g. write pointer files
     if (received) await received;
     return value;
   }
@@ -348,14 +351,23 @@ export class MemoizingRunner {
       'treated as a miss: the call runs again and replaces it',
     );
     if (result) {
-      processResultCache.set(memoUri, result.value);
-      return result.value;
+      if (await this.stillValid(memoUri, result.value)) {
+        processResultCache.set(memoUri, result.value);
+        return result.value;
+      }
+      staleResults.add(memoUri);
+      return undefined;
     }
     if (acceptErrorFrom === undefined) return undefined;
     const record = await readRecordOrWarn(store, memoFile.error(memoUri), decodeErrorRecord, 'treated as absent');
     if (!record) return undefined;
     if (acceptErrorFrom === '*' || record.writerId === acceptErrorFrom) throw new RemoteError(record.error, memoUri);
     return undefined;
+  }
+
+  /** False when a hook refuses a stored or cached result (see validateResult): then it is a miss. */
+  private stillValid(memoUri: string, encoded: Uint8Array | undefined): boolean | Promise<boolean> {
+    return (encoded && validateResult(encoded, { memoUri, blobRoot: this.blobRoot })) ?? true;
   }
 
   private async runWithLease(call: LeasedCall): Promise<Uint8Array | undefined> {
@@ -380,10 +392,12 @@ export class MemoizingRunner {
     const writerId = lease.writerId;
     // Someone may have finished and released between our first look and our acquisition
     // (impossible when we created the lease: every result is written under one).
-    if (lease.generation > 1) {
+    if (lease.generation > 1 || staleResults.has(memoUri)) {
       const done = await this.readOutcome(store, memoUri, undefined);
       if (done) return done;
     }
+    // Holding the lease: a stale result is replaced by this run (results are otherwise write-once).
+    if (staleResults.delete(memoUri)) await store.delete(memoFile.result(memoUri));
     const invocation: InvocationRecord = {
       format: 'memocall-v1',
       memo: parts,

@@ -4,13 +4,21 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { BlobStore, VersionedBlob } from '../../src/blobstore/blob-store.js';
-import { BlobNotFoundError, PreconditionFailedError } from '../../src/blobstore/errors.js';
+import { BlobNotFoundError, IntegrityError, PreconditionFailedError } from '../../src/blobstore/errors.js';
 
 export interface ConformanceSetup {
   /** A root URI (no trailing `/` needed) the suite may fill with objects under unique sub-prefixes. */
   root: string;
   store: BlobStore;
   teardown?: () => Promise<void>;
+  /**
+   * For stores whose stored bytes a test can change behind the store's back (as disk or memory
+   * corruption would): replaces the object's data bytes by what `mutate` returns, leaving the
+   * stored digest as it was. Enables the corruption-detection tests.
+   */
+  corrupt?: (uri: string, mutate: (data: Uint8Array) => Uint8Array) => Promise<void>;
+  /** The store reports `head().sha256` for every object it writes. */
+  reportsSha256?: boolean;
 }
 
 /**
@@ -24,6 +32,8 @@ export function describeBlobStoreConformance(name: string, setup: () => Promise<
     let store: BlobStore;
     let root: string;
     let teardown: (() => Promise<void>) | undefined;
+    let corrupt: ConformanceSetup['corrupt'];
+    let reportsSha256 = false;
     let localDir: string;
 
     beforeAll(async () => {
@@ -31,6 +41,8 @@ export function describeBlobStoreConformance(name: string, setup: () => Promise<
       store = s.store;
       root = s.root.replace(/\/+$/, '');
       teardown = s.teardown;
+      corrupt = s.corrupt;
+      reportsSha256 = s.reportsSha256 ?? false;
       localDir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'memocall-conformance-'));
     });
 
@@ -357,6 +369,73 @@ export function describeBlobStoreConformance(name: string, setup: () => Promise<
         expect(listed.length).toBe(n);
         expect(listed).toEqual([...all].sort());
       });
+    });
+
+    describe('integrity', () => {
+      const sha256Hex = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
+
+      test('head reports the sha256 of the bytes (stores that keep one)', async (ctx) => {
+        if (!reportsSha256) return ctx.skip();
+        for (const data of [new Uint8Array(0), Uint8Array.of(5), randomBytes(300 * 1024)]) {
+          const uri = `${fresh('sha')}/obj`;
+          await store.put(uri, data);
+          expect((await store.head(uri))!.sha256).toBe(sha256Hex(data));
+          const local = path.join(localDir, `sha-${randomBytes(4).toString('hex')}`);
+          await fs.promises.writeFile(local, data);
+          await store.putFile(local, uri);
+          expect((await store.head(uri))!.sha256).toBe(sha256Hex(data));
+          if (store.getVersioned) expect((await store.getVersioned(uri)).sha256).toBe(sha256Hex(data));
+        }
+      });
+
+      const cases: Array<[string, () => Uint8Array, (data: Uint8Array) => Uint8Array]> = [
+        [
+          'a value byte changed from 05 to 06',
+          () => Uint8Array.of(0x82, 0x01, 0x05),
+          (d) => d.map((b, i) => (i === 2 ? 6 : b)),
+        ],
+        [
+          'text turned into invalid UTF-8',
+          () => new TextEncoder().encode('"héllo"'),
+          (d) => d.map((b) => (b >= 0x80 ? 0xff : b)),
+        ],
+        [
+          'the last byte of 5 MiB flipped',
+          () => randomBytes(5 * 1024 * 1024),
+          (d) => d.map((b, i) => (i === d.length - 1 ? b ^ 1 : b)),
+        ],
+        ['cut short', () => randomBytes(1000), (d) => d.subarray(0, 999)],
+      ];
+      for (const [label, make, mutate] of cases) {
+        test(`corruption is an IntegrityError naming the URI on get, getVersioned, tryGet, getFile: ${label}`, async (ctx) => {
+          if (!corrupt) return ctx.skip();
+          const uri = `${fresh('corrupt')}/result`;
+          await store.put(uri, make());
+          await corrupt(uri, mutate);
+          const reads: Array<[string, () => Promise<unknown>]> = [
+            ['get', () => store.get(uri)],
+            ['getVersioned', () => store.getVersioned?.(uri) ?? Promise.reject(new IntegrityError(uri, '-', '-'))],
+            ['tryGet', () => store.tryGet?.(uri) ?? Promise.reject(new IntegrityError(uri, '-', '-'))],
+          ];
+          for (const [name, read] of reads) {
+            const err = await read().then(
+              () => undefined,
+              (e: unknown) => e,
+            );
+            expect(err, name).toBeInstanceOf(IntegrityError);
+            expect((err as IntegrityError).code).toBe('MEMOCALL_INTEGRITY');
+            expect((err as IntegrityError).uri).toBe(uri);
+            expect((err as Error).message).toContain(uri);
+          }
+          const dir = path.join(localDir, `corrupt-${randomBytes(4).toString('hex')}`);
+          await fs.promises.mkdir(dir);
+          await expect(store.getFile(uri, path.join(dir, 'out'))).rejects.toBeInstanceOf(IntegrityError);
+          expect(await fs.promises.readdir(dir)).toEqual([]); // no partial or unverified file left
+          // A new version replaces the damaged one through the normal write path.
+          await store.put(uri, Uint8Array.of(1));
+          expectBytes(await store.get(uri), Uint8Array.of(1));
+        });
+      }
     });
 
     describe('atomic visibility', () => {

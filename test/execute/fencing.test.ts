@@ -22,6 +22,7 @@ import { slow } from '../fixtures/subprocess-functions.js';
 import { finished, spawnTs, waitForLine } from '../support/child.js';
 import { parkingShim } from '../support/parking-shim.js';
 import { useTempDir } from '../support/temp-dir.js';
+import { readFileStoreObjectText } from '../support/file-store-object.js';
 
 const tempDir = useTempDir();
 const text = new TextEncoder();
@@ -53,7 +54,7 @@ const metaOf = (memoUri: string) => {
   const dir = path.join(fileURLToPath(memoUri), 'meta');
   return existsSync(dir)
     ? readdirSync(dir).map(
-        (f) => JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as { outcome: string; detail?: string },
+        (f) => JSON.parse(readFileStoreObjectText(path.join(dir, f))) as { outcome: string; detail?: string },
       )
     : [];
 };

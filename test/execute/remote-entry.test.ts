@@ -15,6 +15,7 @@ import { double, explode, quadruple, racy, useTestRunner } from '../fixtures/rem
 import { finished, projectRoot, spawnTs } from '../support/child.js';
 import { parkingShim } from '../support/parking-shim.js';
 import { useTempDir } from '../support/temp-dir.js';
+import { readFileStoreObjectText } from '../support/file-store-object.js';
 
 const tempDir = useTempDir();
 
@@ -63,7 +64,8 @@ const metaRecords = (memoUri: string) => {
   const dir = path.join(fileURLToPath(memoUri), 'meta');
   return existsSync(dir)
     ? readdirSync(dir).map(
-        (f) => JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as { outcome: string; detail?: string; pid: number },
+        (f) =>
+          JSON.parse(readFileStoreObjectText(path.join(dir, f))) as { outcome: string; detail?: string; pid: number },
       )
     : [];
 };

@@ -11,6 +11,7 @@ import { memoFile } from '../../src/protocol/memo-uri.js';
 import { add, setRunnerSignal, slow, timed } from '../fixtures/subprocess-functions.js';
 import { useTempDir } from '../support/temp-dir.js';
 import { until } from '../support/until.js';
+import { readFileStoreObjectText } from '../support/file-store-object.js';
 
 const tempDir = useTempDir();
 
@@ -184,7 +185,7 @@ describe('in the same process (samethread)', () => {
     expect(existsSync(fileURLToPath(memoFile.result(memoUri)))).toBe(false);
     const meta = filesUnder(metaDir);
     expect(meta).toHaveLength(1);
-    expect(JSON.parse(readFileSync(path.join(fileURLToPath(memoUri), 'meta', meta[0]!), 'utf8'))).toMatchObject({
+    expect(JSON.parse(readFileStoreObjectText(path.join(fileURLToPath(memoUri), 'meta', meta[0]!)))).toMatchObject({
       outcome: 'lease-lost',
     });
     expect(await slowTriple(2)).toBe(6); // a later call computes it normally

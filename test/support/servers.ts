@@ -74,6 +74,8 @@ export async function freePort(): Promise<number> {
 
 // ---- Ceph RGW --------------------------------------------------------------------------------
 
+const RGW_SCRIPT = join(PROJECT_ROOT, 'scripts', 'ceph-rgw-up.sh');
+
 /** Binaries scripts/ceph-rgw-up.sh needs, with the Debian package that provides each. */
 const CEPH_BINARIES: ReadonlyArray<[string, string]> = [
   ['monmaptool', 'ceph-mon'],
@@ -85,6 +87,9 @@ const CEPH_BINARIES: ReadonlyArray<[string, string]> = [
   ['curl', 'curl'],
 ];
 const CEPH_PACKAGES = ['ceph-mon', 'ceph-osd', 'radosgw', 'ceph-common', 'curl'];
+
+/** ceph-rgw-up.sh's exit code when a port was taken between our probe and Ceph's bind. */
+const RGW_EXIT_PORT_TAKEN = 5;
 
 function onPath(binary: string): boolean {
   return (process.env.PATH ?? '').split(':').some((dir) => dir !== '' && existsSync(join(dir, binary)));
@@ -110,7 +115,9 @@ function run(
 
 /**
  * Installs the Ceph packages when a binary is missing and we are root (a fresh CI machine);
- * otherwise fails naming exactly what is missing and how to get it.
+ * otherwise fails naming exactly what is missing and how to get it. The install itself
+ * (`ceph-rgw-up.sh --install`) holds a machine-wide lock and waits for dpkg's, so two test runs
+ * starting at once on a fresh machine install once and both go on.
  */
 export async function ensureCephInstalled(log: (line: string) => void = () => undefined): Promise<void> {
   const missing = CEPH_BINARIES.filter(([binary]) => !onPath(binary));
@@ -125,19 +132,39 @@ export async function ensureCephInstalled(log: (line: string) => void = () => un
     );
   }
   log(`installing ${CEPH_PACKAGES.join(' ')} (missing ${names}); takes about a minute`);
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   try {
-    await run('apt-get', ['update'], { timeoutMs: 300_000, env });
-    await run('apt-get', ['install', '-y', '--no-install-recommends', ...CEPH_PACKAGES], { timeoutMs: 900_000, env });
+    // Up to 20 min waiting for another installer, then apt's own time.
+    await run('bash', [RGW_SCRIPT, '--install'], { timeoutMs: 2_400_000 });
   } catch (error) {
-    const e = error as Error & { stderr?: string };
-    throw new Error(
-      `S3 test server (Ceph RGW) cannot start: apt-get install of ${CEPH_PACKAGES.join(' ')} failed: ${e.message}\n${(e.stderr ?? '').slice(-2000)}`,
-    );
+    throw new Error(`S3 test server (Ceph RGW) cannot start: ${describeScriptFailure(error, 'installing packages')}`);
   }
   const still = CEPH_BINARIES.filter(([binary]) => !onPath(binary));
   if (still.length > 0)
     throw new Error(`S3 test server (Ceph RGW): still missing after install: ${still.map(([b]) => b).join(', ')}`);
+}
+
+/**
+ * One line naming what failed, from ceph-rgw-up.sh's `RGW_FAILED <step>: <cause>` line (or, when
+ * the script was killed, the last `RGW_STEP` it reached), followed by the script's own details.
+ */
+export function describeScriptFailure(error: unknown, doing: string): string {
+  const e = error as Error & { stderr?: string; killed?: boolean; signal?: string | null; code?: unknown };
+  const stderr = e.stderr ?? '';
+  const failed = /^RGW_FAILED (.*)$/m.exec(stderr)?.[1];
+  const steps = [...stderr.matchAll(/^RGW_STEP (?:\d+s )?(.*)$/gm)];
+  const lastStep = steps.at(-1)?.[1];
+  let headline: string;
+  if (failed) headline = failed;
+  else if (e.killed || e.signal)
+    headline = `${lastStep ?? doing}: killed (${e.signal ?? 'timeout'}) before it finished`;
+  else headline = `${lastStep ?? doing}: ${e.message.split('\n')[0]}`;
+  const details = stderr
+    .split('\n')
+    .filter((line) => !line.startsWith('RGW_STEP ') && !line.startsWith('RGW_FAILED '))
+    .join('\n')
+    .trim()
+    .slice(-3000);
+  return details ? `${headline}\n${details}` : headline;
 }
 
 export interface RunningServer<T> {
@@ -153,16 +180,15 @@ export interface RgwOptions {
   log?: (line: string) => void;
 }
 
-/** Starts a single-node Ceph cluster + radosgw via scripts/ceph-rgw-up.sh (about 16 s). */
+/** Starts a single-node Ceph cluster + radosgw via scripts/ceph-rgw-up.sh (about 16 s, 35 s under load). */
 export async function startRgw(options: RgwOptions = {}): Promise<RunningServer<S3Server>> {
   await ensureCephInstalled(options.log);
-  let lastError: unknown;
-  // A free port can be taken between our probe and Ceph's bind, and a loaded machine can miss the
-  // OSD's start-up window: try again with new ports and a new directory.
-  for (let attempt = 1; attempt <= 3; attempt++) {
+  const started = Date.now();
+  // Only a port taken between our probe and Ceph's bind is worth another attempt (new ports);
+  // any other failure is reported at once with its cause.
+  for (let attempt = 1; ; attempt++) {
     const dir = await mkdtemp(join(tmpdir(), 'memocall-rgw-'));
     const [rgwPort, monPort] = [await freePort(), await freePort()];
-    const script = join(PROJECT_ROOT, 'scripts', 'ceph-rgw-up.sh');
     const env = {
       ...process.env,
       RGW_PORT: String(rgwPort),
@@ -170,15 +196,18 @@ export async function startRgw(options: RgwOptions = {}): Promise<RunningServer<
       MEMSTORE_BYTES: String(options.memstoreBytes ?? 2 * 1024 ** 3),
     };
     const stop = async (): Promise<void> => {
-      await run('bash', [script, '--stop', dir], { timeoutMs: 30_000 }).catch(() => undefined);
+      await run('bash', [RGW_SCRIPT, '--stop', dir], { timeoutMs: 30_000 }).catch(() => undefined);
       killPids(pidsIn(dir), 'SIGKILL');
       await rm(dir, { recursive: true, force: true });
     };
     try {
-      const { stdout } = await run('bash', [script, dir], { timeoutMs: 150_000, env });
+      const { stdout } = await run('bash', [RGW_SCRIPT, dir], { timeoutMs: 300_000, env });
       const ready = /RGW_READY (\S+) (\S+) (\S+)/.exec(stdout);
       if (!ready?.[1] || !ready[2] || !ready[3])
-        throw Object.assign(new Error('ceph-rgw-up.sh printed no RGW_READY line'), { stdout });
+        throw Object.assign(new Error(`ceph-rgw-up.sh printed no RGW_READY line; stdout: ${stdout.slice(-500)}`), {
+          stderr: '',
+        });
+      options.log?.(`RGW up at attempt ${attempt} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
       return {
         info: { endpoint: ready[1], accessKeyId: ready[2], secretAccessKey: ready[3], region: 'us-east-1' },
         pids: () => pidsIn(dir),
@@ -186,11 +215,18 @@ export async function startRgw(options: RgwOptions = {}): Promise<RunningServer<
       };
     } catch (error) {
       await stop();
-      lastError = error;
+      if ((error as { code?: unknown }).code === RGW_EXIT_PORT_TAKEN && attempt < 3) {
+        options.log?.(
+          `RGW start: a port was taken (${describeScriptFailure(error, 'start').split('\n')[0]}); new ports`,
+        );
+        continue;
+      }
+      throw new Error(
+        `S3 test server (Ceph RGW) did not start: ${describeScriptFailure(error, 'ceph-rgw-up.sh')}\n` +
+          `(skip the S3 suites with ${SKIP_ENV}=s3)`,
+      );
     }
   }
-  const e = lastError as Error & { stderr?: string; stdout?: string };
-  throw new Error(`S3 test server (Ceph RGW) did not start: ${e.message}\n${(e.stderr ?? '').slice(-3000)}`);
 }
 
 function pidsIn(dir: string): number[] {

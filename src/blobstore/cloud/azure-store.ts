@@ -16,11 +16,13 @@ import type { Readable } from 'node:stream';
 import { LocalFileChangedError } from '../../core/local-file-changed-error.js';
 import { importOptionalDependency } from '../../core/optional-dependency.js';
 import { sha256Hex } from '../../core/sha256.js';
+import { checkKeyPrefix, checkObjectKey } from '../object-key.js';
 import { tempSiblingPath } from '../local/atomic-local-file.js';
 import type { BlobHead, BlobStore, PutOptions, VersionedBlob } from '../blob-store.js';
 import { BlobNotFoundError, PreconditionFailedError, UnsupportedUriError } from '../errors.js';
 import {
   AZURE_SHA256_KEY,
+  withSha256,
   FrontierFileHasher,
   ObjectChangedError,
   Sha256Accumulator,
@@ -40,6 +42,15 @@ import { StallWatchdog, TransientError, withRetries, type FailureKind, type Retr
 /** Metadata key of the per-call write token that lets a retried conditional write recognise itself. */
 const WRITE_ID_KEY = 'memocall_write_id';
 
+/**
+ * What memocall needs of an Azure token credential (the shape of @azure/core-auth's
+ * `TokenCredential`), declared here so that memocall's public types need no Azure package
+ * installed: `new DefaultAzureCredential()` and every other @azure/identity credential fit.
+ */
+export interface AzureTokenCredential {
+  getToken(scopes: string | string[], options?: object): Promise<{ token: string; expiresOnTimestamp: number } | null>;
+}
+
 export interface AzureStoreOptions {
   /**
    * Blob service URL of the account, e.g. `https://acct.blob.core.windows.net` or
@@ -58,7 +69,7 @@ export interface AzureStoreOptions {
    * Token credential. Default: `DefaultAzureCredential` from @azure/identity, loaded only when
    * none of connection string, SAS or key applies.
    */
-  credential?: TokenCredential;
+  credential?: AzureTokenCredential;
   /** Block size of staged uploads and of ranged downloads. Default 8 MiB. */
   blockSizeBytes?: number;
   /** Blocks staged at once; memory is about `blockSizeBytes × uploadConcurrency`. Default 8. */
@@ -143,6 +154,8 @@ export function parseAzureUri(uri: string, options: AzureStoreOptions = {}, allo
     throw new UnsupportedUriError(uri, `'${container}' is not a container name`);
   }
   if (blobName === '' && !allowEmptyBlob) throw new UnsupportedUriError(uri, 'no blob name after the container');
+  if (allowEmptyBlob) checkKeyPrefix(uri, blobName);
+  else checkObjectKey(uri, blobName);
   return {
     serviceUrl: serviceUrl ?? resolveAzureEndpoint(account, options),
     account,
@@ -304,7 +317,9 @@ export class AzureStore implements BlobStore {
 
   async head(uri: string): Promise<BlobHead | null> {
     const raw = await this.#headRaw(uri);
-    return raw === null ? null : { size: raw.size, etag: raw.etag, lastModified: raw.lastModified };
+    return raw === null
+      ? null
+      : withSha256({ size: raw.size, etag: raw.etag, lastModified: raw.lastModified }, raw.metadata[AZURE_SHA256_KEY]);
   }
 
   async put(uri: string, data: Uint8Array, opts: PutOptions = {}): Promise<{ etag: string }> {

@@ -4,7 +4,7 @@ import { UnsupportedUriError } from '../errors.js';
 import { getIfExists } from '../get-if-exists.js';
 import { registerBlobStore } from '../registry.js';
 import { importOptionalDependency } from '../../core/optional-dependency.js';
-import type { S3StoreOptions } from './s3-store.js';
+import type { S3StoreOptions } from './s3-options.js';
 
 /**
  * Registers the cloud schemes with the blob store registry:

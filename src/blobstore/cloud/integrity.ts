@@ -2,7 +2,13 @@ import { createHash, type Hash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
 import { MemocallError } from '../../core/memocall-error.js';
+import type { BlobHead } from '../blob-store.js';
 import { TransientError } from './retry.js';
+
+// Defined with the other store errors (the file and memory stores raise it too); re-exported here
+// where it was first defined.
+import { IntegrityError } from '../errors.js';
+export { IntegrityError };
 
 /**
  * End-to-end integrity of cloud objects. Every write stores the SHA-256 of the bytes (hex) in the
@@ -17,23 +23,6 @@ import { TransientError } from './retry.js';
 export const S3_SHA256_KEY = 'memocall-sha256';
 /** Metadata key on Azure: names must be C# identifiers, so no dash. */
 export const AZURE_SHA256_KEY = 'memocall_sha256';
-
-/** Bytes read do not match the SHA-256 (or size) stored with the object when it was written. */
-export class IntegrityError extends MemocallError {
-  readonly uri: string;
-  readonly expected: string;
-  readonly actual: string;
-
-  constructor(uri: string, expected: string, actual: string) {
-    super(
-      'MEMOCALL_INTEGRITY',
-      `${uri}: content does not match its stored sha256 (expected ${expected}, read ${actual})`,
-    );
-    this.uri = uri;
-    this.expected = expected;
-    this.actual = actual;
-  }
-}
 
 /**
  * The object was replaced while it was being read in several requests (a ranged read pinned to
@@ -294,4 +283,9 @@ async function writeFully(fh: FileHandle, chunk: Uint8Array, position: number): 
     const { bytesWritten } = await fh.write(chunk, offset, chunk.byteLength - offset, position + offset);
     offset += bytesWritten;
   }
+}
+
+/** `head` with the sha256 the object's metadata holds, when it is a well-formed one. */
+export function withSha256(head: BlobHead, stored: string | undefined): BlobHead {
+  return stored !== undefined && /^[0-9a-f]{64}$/.test(stored) ? { ...head, sha256: stored } : head;
 }

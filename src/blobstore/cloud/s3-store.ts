@@ -22,12 +22,21 @@ import { ConfigurationError } from '../../core/configuration-error.js';
 import { LocalFileChangedError } from '../../core/local-file-changed-error.js';
 import { sha256OfFile } from '../../core/sha256-file.js';
 import { sha256Hex } from '../../core/sha256.js';
+import { checkKeyPrefix, checkObjectKey } from '../object-key.js';
 import { tempSiblingPath } from '../local/atomic-local-file.js';
 import type { BlobHead, BlobStore, PutOptions, VersionedBlob } from '../blob-store.js';
 import { BlobNotFoundError, PreconditionFailedError, UnsupportedUriError } from '../errors.js';
-import { ObjectChangedError, S3_SHA256_KEY, Sha256Accumulator, downloadVerified, verifySha256 } from './integrity.js';
+import {
+  ObjectChangedError,
+  S3_SHA256_KEY,
+  Sha256Accumulator,
+  downloadVerified,
+  verifySha256,
+  withSha256,
+} from './integrity.js';
 import { MIB, httpStatusOf, responseBody, retryIntegrityOnce, totalSizeOf } from './cloud-kit.js';
 import { TransientError, withRetries, type FailureKind, type RetryOptions } from './retry.js';
+import type { S3StoreOptions } from './s3-options.js';
 
 /**
  * `s3://bucket/key` objects through @aws-sdk/client-s3 (+ lib-storage for multipart uploads).
@@ -41,55 +50,7 @@ const SUPERSEDED_ETAG = '"memocall-superseded"';
 /** Metadata key of the per-call write token that lets a retried conditional write recognise itself. */
 const WRITE_ID_KEY = 'memocall-write-id';
 
-export interface S3StoreOptions {
-  /**
-   * Region. Default: the SDK's chain (`AWS_REGION`, the profile's `region`), then
-   * `AWS_DEFAULT_REGION`, then `us-east-1` when a custom endpoint is set. Requests follow S3's
-   * region redirects, so a bucket in another region still works.
-   */
-  region?: string;
-  /**
-   * Endpoint of an S3-compatible server. Default: env `MEMOCALL_S3_ENDPOINT`, else
-   * `AWS_ENDPOINT_URL_S3`, else `AWS_ENDPOINT_URL`, else AWS itself.
-   */
-  endpoint?: string;
-  /**
-   * Path-style addressing (`http://host/bucket/key`). Default: env `MEMOCALL_S3_FORCE_PATH_STYLE`
-   * (`1`/`true`/`0`/`false`), else true exactly when a custom endpoint is set.
-   */
-  forcePathStyle?: boolean;
-  /** Credentials. Default: the SDK's default chain (env, shared files, SSO, web identity, IMDS...). */
-  credentials?: S3ClientConfig['credentials'];
-  /**
-   * How an `ifMatch` ETag is sent on PUT. Ceph RGW compares it without the surrounding quotes
-   * and refuses the quoted form. Default: env `MEMOCALL_S3_IF_MATCH_QUOTES` (`quoted`/`unquoted`),
-   * else `unquoted` for custom endpoints, `quoted` (RFC 7232) for AWS.
-   */
-  ifMatchQuoting?: 'quoted' | 'unquoted';
-  /**
-   * Part size of multipart uploads and ranged downloads. Default 8 MiB (min 5 MiB): with 8
-   * parts in flight a 1 GiB transfer stays far below 300 MiB RSS, and as fast as 16 MiB parts.
-   */
-  partSizeBytes?: number;
-  /** Parts uploaded at once; memory is about `partSizeBytes × uploadConcurrency`. Default 8. */
-  uploadConcurrency?: number;
-  /** Ranged GETs in flight for `getFile`. Default 8. */
-  downloadConcurrency?: number;
-  /** A socket with no traffic for this long is cut and the request retried. Default 30_000 ms. */
-  stallTimeoutMs?: number;
-  /** TCP connect timeout. Default 10_000 ms. */
-  connectTimeoutMs?: number;
-  /** Sockets per host. Default 64. */
-  maxSockets?: number;
-  /** Retry policy (see retry.ts for defaults). */
-  retry?: RetryOptions;
-  /** Refuse objects that carry no sha256 metadata (not written by memocall). Default false. */
-  requireIntegrity?: boolean;
-  /** Use this client as is (the connection options above are then ignored). */
-  client?: S3Client;
-  /** Environment to read defaults from. Default `process.env`. */
-  env?: NodeJS.ProcessEnv;
-}
+export type { S3StoreOptions, S3Credentials, S3ClientLike } from './s3-options.js';
 
 /** The resolved configuration; exported so tests and `memocall` diagnostics can show it. */
 export interface ResolvedS3Config {
@@ -204,6 +165,8 @@ export function parseS3Uri(uri: string, allowEmptyKey = false): S3Location {
     throw new UnsupportedUriError(uri, `'${bucket}' is not a bucket name`);
   const key = match[2] ?? '';
   if (key === '' && !allowEmptyKey) throw new UnsupportedUriError(uri, 'no object key after the bucket');
+  if (allowEmptyKey) checkKeyPrefix(uri, key);
+  else checkObjectKey(uri, key);
   return { bucket, key };
 }
 
@@ -219,7 +182,8 @@ export class S3Store implements BlobStore {
   constructor(options: S3StoreOptions = {}) {
     this.config = resolveS3Config(options);
     this.#ownsClient = options.client === undefined;
-    this.client = options.client ?? new S3Client(this.config.clientConfig);
+    // An S3ClientLike passed in is an S3Client (the option's type only avoids naming the SDK).
+    this.client = (options.client as S3Client | undefined) ?? new S3Client(this.config.clientConfig);
   }
 
   /** Closes the sockets of a client this store created. */
@@ -279,7 +243,10 @@ export class S3Store implements BlobStore {
     const raw = await this.#headRaw(uri);
     return raw === null
       ? null
-      : { size: raw.size, etag: versionTag(raw.etag, raw.metadata), lastModified: raw.lastModified };
+      : withSha256(
+          { size: raw.size, etag: versionTag(raw.etag, raw.metadata), lastModified: raw.lastModified },
+          raw.metadata[S3_SHA256_KEY],
+        );
   }
 
   async put(uri: string, data: Uint8Array, opts: PutOptions = {}): Promise<{ etag: string }> {

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { formatWriterTag, ownWriterTag, parseWriterTag, type WriterTag } from './writer-identity.js';
 
 /**
  * Writing a local file so that it appears whole or not at all: the bytes go to a hidden temp
@@ -10,21 +10,34 @@ import { randomBytes } from 'node:crypto';
  */
 
 const TEMP_MARK = '.memocall-tmp-';
-// pid alone is not unique across hosts sharing a filesystem (NFS); the random tag is.
-const processTag = `${process.pid.toString(36)}-${randomBytes(4).toString('hex')}`;
 let tempCounter = 0;
 
-/** A fresh hidden name next to `target`, e.g. `dir/.result.memocall-tmp-1a2b-9f3e0c1d-0`. */
+/**
+ * A fresh hidden name next to `target`, e.g. `dir/.result.memocall-tmp-<writer>-0`, where
+ * `<writer>` names this process by host, boot, pid and start time (writer-identity.ts): unique
+ * across hosts sharing a filesystem, and enough to tell later whether the writer is dead.
+ */
 export function tempSiblingPath(target: string): string {
   let base = path.basename(target);
-  // The temp name adds ~35 bytes; keep it under NAME_MAX (255 bytes) even for long UTF-8 names.
-  if (Buffer.byteLength(base) > 200) base = base.slice(0, 40);
-  return path.join(path.dirname(target), `.${base}${TEMP_MARK}${processTag}-${(tempCounter++).toString(36)}`);
+  // The temp name adds ~55 bytes; keep it under NAME_MAX (255 bytes) even for long UTF-8 names.
+  if (Buffer.byteLength(base) > 180) base = base.slice(0, 40);
+  const tag = formatWriterTag(ownWriterTag());
+  return path.join(path.dirname(target), `.${base}${TEMP_MARK}${tag}-${(tempCounter++).toString(36)}`);
 }
 
 /** True for names made by `tempSiblingPath`: listings skip them. */
 export function isTempName(name: string): boolean {
   return name.charCodeAt(0) === 46 /* . */ && name.includes(TEMP_MARK);
+}
+
+/**
+ * The writer a temp name records; undefined for names from memocall versions that recorded none
+ * (pid and a random tag), which only their age can judge.
+ */
+export function writerOfTempName(name: string): WriterTag | undefined {
+  if (!isTempName(name)) return undefined;
+  const rest = name.slice(name.lastIndexOf(TEMP_MARK) + TEMP_MARK.length);
+  return parseWriterTag(rest.slice(0, rest.lastIndexOf('-')));
 }
 
 /** Best-effort cleanup on failure paths: the original error is the one worth reporting. */

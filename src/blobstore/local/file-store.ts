@@ -1,10 +1,16 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import type { FileDigest, ProgressCallback } from '../../core/sha256-file.js';
+import { sha256 } from '../../core/sha256.js';
 import type { BlobHead, BlobStore, PutOptions, VersionedBlob } from '../blob-store.js';
-import { BlobNotFoundError, PreconditionFailedError } from '../errors.js';
-import { copyLocalFileAtomically, isTempName, tempSiblingPath, unlinkQuietly } from './atomic-local-file.js';
+import { BlobNotFoundError, BlobTooLargeError, IntegrityError, PreconditionFailedError } from '../errors.js';
+import { isTempName, tempSiblingPath, unlinkQuietly } from './atomic-local-file.js';
+import { type ChunkOptions, DEFAULT_CHUNK_OPTIONS, copyHashed, readHashed, writeHashed } from './chunked-io.js';
 import { isLockName, withObjectLock } from './file-object-lock.js';
 import { directoryPathOfFileUri, fileUriSegment, objectPathOfFileUri } from './file-uri.js';
+import { HEADER_BYTES, type ParsedHeader, encodeHeader, parseHeader } from './object-header.js';
+import { type CollectGarbageOptions, sweepDirectory } from './temp-file-collector.js';
 
 export interface FileBlobStoreOptions {
   /**
@@ -15,6 +21,16 @@ export interface FileBlobStoreOptions {
   fsync?: boolean;
   /** A per-object lock older than this belongs to a dead process and is broken. Default 5000 ms. */
   lockStaleMs?: number;
+  /**
+   * Internal, for tests: the chunking of large transfers (bytes per fs call, and the size up to
+   * which synchronous calls are used), so the > 2 GiB paths can be exercised with small data.
+   */
+  chunking?: Partial<ChunkOptions>;
+  /**
+   * Internal: the opportunistic removal of dead writers' temp files after writes (at most one
+   * directory per `intervalMs`, at most `maxEntries` entries read). `false` switches it off.
+   */
+  tempSweep?: false | { intervalMs?: number; maxEntries?: number; maxAgeMs?: number };
 }
 
 /**
@@ -27,28 +43,41 @@ export interface FileBlobStoreOptions {
  * compare-and-swap). An object's inode is never modified once visible, so a reader holding an
  * fd sees one whole version, and no reader ever takes a lock.
  *
+ * Every object file starts with a header holding the length and SHA-256 of its bytes
+ * (object-header.ts), written into the temp file with them; full reads (`get`, `getVersioned`,
+ * `getFile`) check it and throw `IntegrityError` on a mismatch. Files without a header (written
+ * before it existed, or by hand) read unverified.
+ *
  * Small objects use synchronous fs calls: on the memo-hit path one `get` of a ~200-byte file takes
- * ~5 µs this way against ~100 µs through fs.promises (a thread-pool round trip per call). Objects
- * above SYNC_IO_LIMIT are read and written asynchronously so the event loop is never blocked long.
+ * ~5 µs this way against ~100 µs through fs.promises (a thread-pool round trip per call). Larger
+ * objects are read and written asynchronously in chunks (chunked-io.ts: no 2 GiB limit per call),
+ * so the event loop is never blocked long.
+ *
+ * Writers killed mid-write leave temp files; after a write, the store now and then removes those
+ * of dead writers from the directory it wrote to (temp-file-collector.ts, which also has the
+ * whole-store `collectFileStoreGarbage`).
  */
 export class FileBlobStore implements BlobStore {
   readonly #fsync: boolean;
   readonly #lockStaleMs: number;
+  readonly #chunking: ChunkOptions;
+  readonly #sweep: { intervalMs: number; maxEntries: number; maxAgeMs?: number } | undefined;
+  #lastSweep = 0;
+  readonly #sweptDirectories = new Map<string, number>();
 
   constructor(options: FileBlobStoreOptions = {}) {
     this.#fsync = options.fsync ?? false;
     this.#lockStaleMs = options.lockStaleMs ?? 5000;
+    this.#chunking = { ...DEFAULT_CHUNK_OPTIONS, ...options.chunking };
+    if (!(this.#chunking.chunkBytes >= 1 && this.#chunking.chunkBytes < 2 ** 31)) {
+      throw new TypeError(`FileBlobStore: chunking.chunkBytes must be in [1, 2^31), got ${this.#chunking.chunkBytes}`);
+    }
+    this.#sweep =
+      options.tempSweep === false ? undefined : { intervalMs: 1000, maxEntries: 1000, ...options.tempSweep };
   }
 
   async get(uri: string): Promise<Uint8Array> {
-    const fd = openForRead(uri, objectPathOfFileUri(uri));
-    try {
-      const st = fs.fstatSync(fd);
-      if (!st.isFile()) throw new BlobNotFoundError(uri);
-      return await readAll(fd, st.size);
-    } finally {
-      fs.closeSync(fd);
-    }
+    return (await this.getVersioned(uri)).data;
   }
 
   async tryGet(uri: string): Promise<Uint8Array | undefined> {
@@ -68,23 +97,68 @@ export class FileBlobStore implements BlobStore {
       // Same fd for stat and read: the etag belongs to exactly these bytes.
       const st = fs.fstatSync(fd, { bigint: true });
       if (!st.isFile()) throw new BlobNotFoundError(uri);
-      const data = await readAll(fd, Number(st.size));
-      return { data, ...headOf(st) };
+      const header = parseHeader(uri, readFirstBytes(fd), Number(st.size));
+      const offset = header.kind === 'checksummed' ? HEADER_BYTES : 0;
+      // Memory of its own (not Node's shared Buffer pool, which a caller keeping `.buffer` would
+      // otherwise retain or see), returned as a plain Uint8Array like other stores.
+      const data = new Uint8Array(allocateForObject(uri, header.size));
+      const hash = header.kind === 'checksummed' ? createHash('sha256') : undefined;
+      // A published version is immutable: a short read means the file was damaged.
+      const n = await readHashed(fd, data, offset, hash, this.#chunking);
+      if (n !== header.size) throw new IntegrityError(uri, `${header.size} bytes`, `${n} bytes`);
+      if (hash && header.kind === 'checksummed') verify(uri, header.sha256, hash.digest('hex'));
+      return { data, ...headOf(st, header) };
     } finally {
       fs.closeSync(fd);
     }
   }
 
+  /**
+   * Size and digest come from the object's header (one read of its first bytes). A damaged header
+   * is not reported here (the file's own size, no sha256): full reads throw for it.
+   */
   async head(uri: string): Promise<BlobHead | null> {
-    const st = statOrUndefined(objectPathOfFileUri(uri));
-    return st === undefined ? null : headOf(st);
+    const file = objectPathOfFileUri(uri);
+    if (statOrUndefined(file) === undefined) return null; // the common miss: no exception
+    let fd: number;
+    try {
+      fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    } catch (err) {
+      if (isNotFound(err)) return null; // deleted in between
+      throw err;
+    }
+    try {
+      const st = fs.fstatSync(fd, { bigint: true });
+      if (!st.isFile()) return null;
+      let header: ParsedHeader;
+      try {
+        header = parseHeader(uri, readFirstBytes(fd), Number(st.size));
+      } catch (err) {
+        if (!(err instanceof IntegrityError)) throw err;
+        header = { kind: 'plain', size: Number(st.size) };
+      }
+      return headOf(st, header);
+    } finally {
+      fs.closeSync(fd);
+    }
   }
 
   async put(uri: string, data: Uint8Array, opts: PutOptions = {}): Promise<{ etag: string }> {
     const target = objectPathOfFileUri(uri);
     checkOptions(opts);
     failEarly(uri, target, opts);
-    const temp = await this.#writeTemp(uri, target, opts, (fd) => writeAll(fd, data));
+    const temp = await this.#writeTemp(uri, target, opts, async (fd) => {
+      let digest: Uint8Array;
+      if (data.byteLength <= this.#chunking.syncLimit) {
+        digest = sha256(data);
+        await writeHashed(fd, data, HEADER_BYTES, undefined, this.#chunking);
+      } else {
+        const hash = createHash('sha256');
+        await writeHashed(fd, data, HEADER_BYTES, hash, this.#chunking);
+        digest = hash.digest();
+      }
+      await writeHashed(fd, encodeHeader(data.byteLength, digest), 0, undefined, this.#chunking);
+    });
     return this.#publish(uri, target, temp, opts);
   }
 
@@ -92,10 +166,20 @@ export class FileBlobStore implements BlobStore {
     const target = objectPathOfFileUri(uri);
     checkOptions(opts);
     failEarly(uri, target, opts);
-    const temp = await this.#writeTemp(uri, target, opts, async (_fd, tmp) => {
-      await fs.promises.copyFile(localPath, tmp, fs.constants.COPYFILE_FICLONE);
-    });
-    return this.#publish(uri, target, temp, opts);
+    const source = await fs.promises.open(localPath, 'r');
+    try {
+      const { size } = await source.stat();
+      const temp = await this.#writeTemp(uri, target, opts, async (fd) => {
+        const hash = createHash('sha256');
+        // What was copied is what the header describes, even if the local file changes meanwhile.
+        const copied = await copyHashed(source.fd, 0, size, fd, HEADER_BYTES, hash, this.#chunking);
+        fs.ftruncateSync(fd, HEADER_BYTES + copied);
+        await writeHashed(fd, encodeHeader(copied, hash.digest()), 0, undefined, this.#chunking);
+      });
+      return await this.#publish(uri, target, temp, opts);
+    } finally {
+      await source.close();
+    }
   }
 
   async delete(uri: string): Promise<void> {
@@ -110,12 +194,42 @@ export class FileBlobStore implements BlobStore {
   }
 
   async getFile(uri: string, localPath: string): Promise<void> {
-    const source = objectPathOfFileUri(uri);
+    await this.getFileWithDigest(uri, localPath);
+  }
+
+  /**
+   * `getFile` that also returns the SHA-256 and size of the bytes written (computed while copying,
+   * so a caller that needs them, such as the download cache, reads the object once).
+   */
+  async getFileWithDigest(uri: string, localPath: string, onProgress?: ProgressCallback): Promise<FileDigest> {
+    const fd = openForRead(uri, objectPathOfFileUri(uri));
     try {
-      await copyLocalFileAtomically(source, localPath);
-    } catch (err) {
-      if (isNotFound(err) && !statOrUndefined(source)) throw new BlobNotFoundError(uri, { cause: err });
-      throw err;
+      const st = fs.fstatSync(fd);
+      if (!st.isFile()) throw new BlobNotFoundError(uri);
+      const header = parseHeader(uri, readFirstBytes(fd), st.size);
+      await fs.promises.mkdir(path.dirname(localPath), { recursive: true });
+      const tmp = tempSiblingPath(localPath);
+      const out = fs.openSync(tmp, 'wx');
+      try {
+        let digest: FileDigest;
+        try {
+          const hash = createHash('sha256');
+          const offset = header.kind === 'checksummed' ? HEADER_BYTES : 0;
+          const n = await copyHashed(fd, offset, header.size, out, 0, hash, this.#chunking, onProgress);
+          if (n !== header.size) throw new IntegrityError(uri, `${header.size} bytes`, `${n} bytes`);
+          digest = { sha256: hash.digest('hex'), size: n };
+          if (header.kind === 'checksummed') verify(uri, header.sha256, digest.sha256);
+        } finally {
+          fs.closeSync(out);
+        }
+        fs.renameSync(tmp, localPath);
+        return digest;
+      } catch (err) {
+        unlinkQuietly(tmp);
+        throw err;
+      }
+    } finally {
+      fs.closeSync(fd);
     }
   }
 
@@ -200,17 +314,40 @@ export class FileBlobStore implements BlobStore {
       throw err;
     }
     if (this.#fsync) fsyncDirectory(path.dirname(target));
+    this.#maybeSweep(path.dirname(target));
     return { etag: etagOf(stat) };
   }
+
+  /**
+   * Removes dead writers' temp files from `dir`, rate-limited: at most one directory per
+   * interval per store, and each directory at most once per SWEEP_AGAIN_MS. Never fails a write.
+   */
+  #maybeSweep(dir: string): void {
+    const sweep = this.#sweep;
+    if (sweep === undefined) return;
+    const now = Date.now();
+    if (now - this.#lastSweep < sweep.intervalMs) return;
+    const last = this.#sweptDirectories.get(dir);
+    if (last !== undefined && now - last < SWEEP_AGAIN_MS) return;
+    this.#lastSweep = now;
+    if (this.#sweptDirectories.size >= 1024) this.#sweptDirectories.clear();
+    this.#sweptDirectories.set(dir, now);
+    const options: CollectGarbageOptions = sweep.maxAgeMs === undefined ? {} : { maxAgeMs: sweep.maxAgeMs };
+    try {
+      sweepDirectory(dir, sweep.maxEntries, options);
+    } catch {
+      // best effort: the next sweep or `memocall gc` tries again
+    }
+  }
 }
+
+/** A directory swept by this process is not swept again for this long. */
+const SWEEP_AGAIN_MS = 10 * 60 * 1000;
 
 interface TempVersion {
   tmp: string;
   stat: fs.BigIntStats;
 }
-
-/** Above this size reads and writes go through the thread pool instead of blocking the event loop. */
-const SYNC_IO_LIMIT = 256 * 1024;
 
 /**
  * Etag from the version's inode, mtime and size: no content hash (it must change when the same
@@ -220,8 +357,40 @@ function etagOf(st: fs.BigIntStats): string {
   return `${st.ino.toString(36)}-${st.mtimeNs.toString(36)}-${st.size.toString(36)}`;
 }
 
-function headOf(st: fs.BigIntStats): BlobHead {
-  return { size: Number(st.size), etag: etagOf(st), lastModified: new Date(Number(st.mtimeNs / 1_000_000n)) };
+function headOf(st: fs.BigIntStats, header: ParsedHeader): BlobHead {
+  const head: BlobHead = {
+    size: header.size,
+    etag: etagOf(st),
+    lastModified: new Date(Number(st.mtimeNs / 1_000_000n)),
+  };
+  if (header.kind === 'checksummed') head.sha256 = header.sha256;
+  return head;
+}
+
+function verify(uri: string, expected: string, actual: string): void {
+  if (expected !== actual) throw new IntegrityError(uri, expected, actual);
+}
+
+/** The first bytes of a file, enough for its header (fewer if the file is shorter). */
+function readFirstBytes(fd: number): Uint8Array {
+  const first = Buffer.allocUnsafe(HEADER_BYTES);
+  let n = 0;
+  while (n < HEADER_BYTES) {
+    const got = fs.readSync(fd, first, n, HEADER_BYTES - n, n);
+    if (got === 0) break;
+    n += got;
+  }
+  return first.subarray(0, n);
+}
+
+/** A buffer for an object's bytes; a clear error naming the object when it cannot be held in memory. */
+function allocateForObject(uri: string, size: number): ArrayBuffer {
+  try {
+    const buf = Buffer.allocUnsafeSlow(size);
+    return buf.buffer as ArrayBuffer;
+  } catch (err) {
+    throw new BlobTooLargeError(uri, size, { cause: err });
+  }
 }
 
 /**
@@ -301,40 +470,6 @@ function statOrUndefined(file: string): fs.BigIntStats | undefined {
     throw err;
   }
   return st?.isFile() ? st : undefined;
-}
-
-/**
- * Reads `size` bytes into memory of its own (not Node's shared Buffer pool, which a caller
- * keeping `.buffer` would otherwise retain or see), returned as a plain Uint8Array like other stores.
- */
-async function readAll(fd: number, size: number): Promise<Uint8Array> {
-  const buf = Buffer.allocUnsafeSlow(size);
-  let done = 0;
-  while (done < size) {
-    const n =
-      size <= SYNC_IO_LIMIT
-        ? fs.readSync(fd, buf, done, size - done, done)
-        : await new Promise<number>((resolve, reject) =>
-            fs.read(fd, buf, done, size - done, done, (err, bytes) => (err ? reject(err) : resolve(bytes))),
-          );
-    if (n === 0) break; // cannot happen for a published (immutable) version; don't loop forever
-    done += n;
-  }
-  return new Uint8Array(buf.buffer, buf.byteOffset, done);
-}
-
-async function writeAll(fd: number, data: Uint8Array): Promise<void> {
-  let done = 0;
-  while (done < data.byteLength) {
-    done +=
-      data.byteLength <= SYNC_IO_LIMIT
-        ? fs.writeSync(fd, data, done, data.byteLength - done, done)
-        : await new Promise<number>((resolve, reject) =>
-            fs.write(fd, data, done, data.byteLength - done, done, (err, bytes) =>
-              err ? reject(err) : resolve(bytes),
-            ),
-          );
-  }
 }
 
 function fsyncDirectory(dir: string): void {

@@ -1,4 +1,4 @@
-import type { RedisOptions } from 'bullmq';
+import type { QueueRedisOptions as RedisOptions } from './queue-redis-options.js';
 import { ConfigurationError } from '../../core/configuration-error.js';
 import { redactUri } from '../../core/redact-uri.js';
 

@@ -1,6 +1,6 @@
 import { debuglog } from 'node:util';
 import type { Queue, QueueEvents } from 'bullmq';
-import type { RedisOptions } from 'bullmq';
+import type { QueueRedisOptions as RedisOptions } from './queue-redis-options.js';
 import { lookupBlobStore } from '../../blobstore/registry.js';
 import { abortErrorOf, throwIfAborted } from '../../execute/call-signal.js';
 import { ConfigurationError } from '../../core/configuration-error.js';

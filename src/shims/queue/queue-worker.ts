@@ -1,5 +1,6 @@
 import { debuglog } from 'node:util';
-import type { Job, RedisOptions, Worker } from 'bullmq';
+import type { Job, Worker } from 'bullmq';
+import type { QueueRedisOptions as RedisOptions } from './queue-redis-options.js';
 import { ConfigurationError } from '../../core/configuration-error.js';
 import { importOptionalDependency } from '../../core/optional-dependency.js';
 import { queueLocation } from './queue-connection.js';
