@@ -7,22 +7,28 @@ import {
   tryCreateLockFile,
   type LockFileIdentity,
 } from '../blobstore/local/lock-file.js';
-import { currentProcessStamp, isProvablyDead, parseProcessStamp } from './process-stamp.js';
+import {
+  formatWriterTag,
+  ownWriterTag,
+  parseWriterTag,
+  writerLiveness,
+  type WriterTag,
+} from '../blobstore/local/writer-identity.js';
 import { foreignReason, readOwnFile, removeForeign } from './private-files.js';
 
 /**
  * A cross-process lock held by the one process filling a cache entry; the others wait and then
  * find the entry filled. It is a lock file (blobstore/local/lock-file.ts) holding the holder's
- * process stamp (process-stamp.ts). Downloads take minutes, so the holder refreshes the file's
+ * writer tag (host, boot, pid and start time: blobstore/local/writer-identity.ts). Downloads take minutes, so the holder refreshes the file's
  * mtime on a timer (heartbeat). A waiter breaks the lock when
  *
- * - its holder is provably dead (same host, boot and pid namespace; the pid is gone or now
- *   belongs to a process that started at another time): at once;
+ * - its holder is provably dead (same host and pid namespace, and an earlier boot, or the pid is
+ *   gone or now belongs to a process that started at another time): at once;
  * - it is stale: its mtime is more than `staleMs` from now, either way (a lock stamped in the
  *   future by a clock that jumped holds a waiter at most twice `staleMs`, not until that time);
- * - whatever it holds cannot be parsed as a stamp (torn JSON, NUL bytes after a machine crash,
- *   `null`): judged by staleness alone, with a warning (`MEMOCALL_CACHE_LOCK_CORRUPT`), since a
- *   holder writes its stamp just after creating the file;
+ * - whatever it holds cannot be parsed as a holder (torn JSON, NUL bytes after a machine crash,
+ *   `null`, a lock of an older memocall): judged by staleness alone, with a warning
+ *   (`MEMOCALL_CACHE_LOCK_CORRUPT`), since a holder writes its tag just after creating the file;
  * - it is not a regular file of ours (a symlink, another user's file): at once, with a warning.
  */
 
@@ -35,6 +41,13 @@ export interface FillLockOptions {
   minPollMs?: number;
   /** Longest pause between two looks of a waiter. Default 250 ms. */
   maxPollMs?: number;
+}
+
+/** What a lock file holds: its holder's writer tag; the pid and time only help a person reading it. */
+interface LockRecord {
+  writer: string;
+  pid: number;
+  since: string;
 }
 
 export interface HeldFillLock {
@@ -76,7 +89,11 @@ export async function withFillLock<T>(
 }
 
 function tryLock(lockPath: string, staleMs: number): HeldFillLock | undefined {
-  const record = { ...currentProcessStamp(), since: new Date().toISOString() };
+  const record: LockRecord = {
+    writer: formatWriterTag(ownWriterTag()),
+    pid: process.pid,
+    since: new Date().toISOString(),
+  };
   let held = tryCreateLockFile(lockPath, JSON.stringify(record));
   if (held === null) return undefined;
   // Heartbeat: keeps the lock fresh while a long download runs; unref'd so it never holds the process open.
@@ -119,12 +136,7 @@ export function breakIfDead(lockPath: string, staleMs: number): boolean {
   const stale = Math.abs(ageMs) > staleMs;
   const read = readOwnFile(lockPath);
   if (read.kind !== 'own') return false; // gone meanwhile, or replaced: judged at the next look
-  let holder: ReturnType<typeof parseProcessStamp>;
-  try {
-    holder = parseProcessStamp(JSON.parse(read.data.toString('utf8')));
-  } catch {
-    holder = undefined;
-  }
+  const holder = parseHolder(read.data);
   if (holder === undefined) {
     // Empty or partial right after its creation, or torn by a crash: only its age can tell.
     if (!stale) return false;
@@ -137,11 +149,23 @@ export function breakIfDead(lockPath: string, staleMs: number): boolean {
     removeLockFileIfUnchanged(lockPath, judged);
     return true;
   }
-  if (!stale && !isProvablyDead(holder)) return false;
+  if (!stale && writerLiveness(holder) !== 'dead') return false;
   // Only the very file we judged (a new holder's lock has another inode or mtime).
   if (!sameLock(lockPath, judged)) return false;
   removeLockFileIfUnchanged(lockPath, judged);
   return true;
+}
+
+/** The holder's writer tag, or undefined for anything else. */
+function parseHolder(data: Buffer): WriterTag | undefined {
+  try {
+    const record: unknown = JSON.parse(data.toString('utf8'));
+    if (typeof record !== 'object' || record === null) return undefined;
+    const writer = (record as Partial<LockRecord>).writer;
+    return typeof writer === 'string' ? parseWriterTag(writer) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function sameLock(lockPath: string, judged: LockFileIdentity): boolean {

@@ -1,37 +1,37 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import type { CacheLayout } from './cache-layout.js';
-import { currentProcessStamp, isProvablyDead, parseProcessStamp, type ProcessStamp } from './process-stamp.js';
-import { ensurePrivateDir, foreignReason, readOwnFile, removeForeign } from './private-files.js';
+import {
+  formatWriterTag,
+  ownWriterTag,
+  parseWriterTag,
+  writerLiveness,
+  type WriterTag,
+} from '../blobstore/local/writer-identity.js';
+import { ensurePrivateDir, foreignReason, removeForeign } from './private-files.js';
 
 /**
  * Fills in progress: each download or copy into the cache happens in its own folder under
- * `v1/tmp/`, holding `writer.json` (the filling process's stamp) next to the bytes arriving. A
- * killed fill leaves its folder behind; it is removed as soon as its writer is provably dead
- * (process-stamp.ts), or when nothing in it was written for `PARTIAL_FILL_MAX_IDLE_MS` (a writer
+ * `v1/tmp/`, named `<writer tag>-<random>` (the filling process's host, boot, pid and start time:
+ * blobstore/local/writer-identity.ts). A killed fill leaves its folder behind; it is removed as
+ * soon as its writer is provably dead, or when nothing in it was written for `PARTIAL_FILL_MAX_IDLE_MS` (a writer
  * on another host, or one that hangs). Until then its bytes count toward the cache's size cap:
  * they take disk space like entries do.
  */
 
-export const WRITER_FILE = 'writer.json';
 /** A partial fill nobody wrote to for this long is abandoned, whoever its writer. */
 export const PARTIAL_FILL_MAX_IDLE_MS = 24 * 3600_000;
 
-/** A fresh private folder for one fill, stamped with this process as its writer. */
+/** A fresh private folder for one fill, named after this process as its writer. */
 export async function createPartialFillDir(layout: CacheLayout): Promise<string> {
   ensurePrivateDir(layout.dir, layout.tmpRoot);
-  const dir = await fs.promises.mkdtemp(path.join(layout.tmpRoot, `${process.pid}-${randomBytes(3).toString('hex')}-`));
-  try {
-    await fs.promises.writeFile(path.join(dir, WRITER_FILE), JSON.stringify(currentProcessStamp()), {
-      flag: 'wx',
-      mode: 0o600,
-    });
-  } catch (err) {
-    await fs.promises.rm(dir, { recursive: true, force: true });
-    throw err;
-  }
-  return dir;
+  return fs.promises.mkdtemp(path.join(layout.tmpRoot, `${formatWriterTag(ownWriterTag())}-`));
+}
+
+/** The writer of a fill folder, from its name; undefined for names of older memocall versions. */
+export function writerOfPartialFill(name: string): WriterTag | undefined {
+  const cut = name.lastIndexOf('-');
+  return cut < 0 ? undefined : parseWriterTag(name.slice(0, cut));
 }
 
 export interface PartialFill {
@@ -40,7 +40,7 @@ export interface PartialFill {
   bytes: number;
   /** Since the last write to the folder or any file in it, ms. */
   idleMs: number;
-  writer?: ProcessStamp;
+  writer?: WriterTag;
   /** Why the folder is not one of ours, if it is not. */
   foreign?: string;
 }
@@ -79,15 +79,8 @@ export function listPartialFills(layout: CacheLayout): PartialFill[] {
       if (f.isFile()) bytes += Math.min(f.size, f.blocks * 512);
     }
     const fill: PartialFill = { dir, bytes, idleMs: now - newest };
-    const read = readOwnFile(path.join(dir, WRITER_FILE));
-    if (read.kind === 'own') {
-      try {
-        const writer = parseProcessStamp(JSON.parse(read.data.toString('utf8')));
-        if (writer !== undefined) fill.writer = writer;
-      } catch {
-        // torn: judged by age alone
-      }
-    }
+    const writer = writerOfPartialFill(name);
+    if (writer !== undefined) fill.writer = writer;
     fills.push(fill);
   }
   return fills;
@@ -96,7 +89,7 @@ export function listPartialFills(layout: CacheLayout): PartialFill[] {
 /** True when a fill folder is left over: not ours, its writer dead, or idle too long. */
 export function isAbandoned(fill: PartialFill, maxIdleMs = PARTIAL_FILL_MAX_IDLE_MS): boolean {
   if (fill.foreign !== undefined) return true;
-  if (fill.writer !== undefined && isProvablyDead(fill.writer)) return true;
+  if (fill.writer !== undefined && writerLiveness(fill.writer) === 'dead') return true;
   return Math.abs(fill.idleMs) > maxIdleMs;
 }
 

@@ -5,7 +5,12 @@ import path from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { CACHE_LOCK_CORRUPT_WARNING, withFillLock, type FillLockOptions } from '../../src/cache/fill-lock.js';
 import { CACHE_FOREIGN_WARNING } from '../../src/cache/private-files.js';
-import { currentProcessStamp, processStartTicks } from '../../src/cache/process-stamp.js';
+import {
+  formatWriterTag,
+  ownWriterTag,
+  processStartTicks,
+  type WriterTag,
+} from '../../src/blobstore/local/writer-identity.js';
 import { useWarnings } from './cache-warnings.js';
 
 /**
@@ -52,7 +57,8 @@ const UNPARSABLE: Array<[string, string | Buffer]> = [
   ['null', 'null'],
   ['an array', '[1,2]'],
   ['a string', '"holder"'],
-  ['a pid that is not a number', JSON.stringify({ pid: 'x', host: os.hostname() })],
+  ['a writer that is not a tag', JSON.stringify({ writer: 'x', pid: 1 })],
+  ['a lock of an older memocall (no writer tag)', JSON.stringify({ pid: 12345, host: os.hostname() })],
   ['invalid UTF-8', Buffer.from([0xff, 0xfe, 0x7b, 0xc3])],
   ['empty', ''],
 ];
@@ -81,7 +87,7 @@ describe('fill locks that cannot be parsed are judged by age alone', () => {
 
   test('a lock stamped a day in the future (a clock that jumped) is stale at once, not in a day', async () => {
     const lock = lockIn();
-    fs.writeFileSync(lock, JSON.stringify({ pid: 4242, host: 'another-host', since: new Date().toISOString() }));
+    fs.writeFileSync(lock, holding({ ...ownWriterTag(), host: '0badc0de' }));
     const tomorrow = (Date.now() + 24 * 3600_000) / 1000;
     fs.utimesSync(lock, tomorrow, tomorrow);
     const took = await takeLock(lock, { staleMs: 1500 });
@@ -93,7 +99,7 @@ describe('fill locks of dead holders are broken at once', () => {
   test('a pid reused by a live process (same pid, other start time) is a dead holder', async () => {
     const lock = lockIn();
     // This very process has the pid, but did not start at tick 1: the holder that wrote it is gone.
-    plantLock(lock, JSON.stringify({ ...currentProcessStamp(), startTicks: '1', since: new Date().toISOString() }));
+    plantLock(lock, holding({ ...ownWriterTag(), start: 1 }));
     expect(await takeLock(lock, { staleMs: 120_000 })).toBeLessThan(15_000);
   }, 30_000);
 
@@ -101,18 +107,18 @@ describe('fill locks of dead holders are broken at once', () => {
     const lock = lockIn();
     const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)'], { stdio: 'ignore' });
     await new Promise((resolve) => child.once('spawn', resolve));
-    const stamp = { ...currentProcessStamp(), pid: child.pid!, startTicks: processStartTicks(child.pid!) };
+    const tag = { ...ownWriterTag(), pid: child.pid!, start: processStartTicks(child.pid!)! };
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGKILL');
     await exited;
-    plantLock(lock, JSON.stringify(stamp));
+    plantLock(lock, holding(tag));
     expect(await takeLock(lock, { staleMs: 120_000 })).toBeLessThan(15_000);
   }, 30_000);
 
   test('a live holder, or one on another host, is waited for (not broken early)', async () => {
-    for (const holder of [currentProcessStamp(), { pid: 2 ** 22 + 5, host: 'another-host' }]) {
+    for (const holder of [ownWriterTag(), { ...ownWriterTag(), host: '0badc0de', pid: 2 ** 22 + 5 }]) {
       const lock = lockIn();
-      plantLock(lock, JSON.stringify(holder));
+      plantLock(lock, holding(holder));
       const waiting = takeLock(lock, { staleMs: 120_000, maxPollMs: 50 });
       const first = await Promise.race([waiting.then(() => 'taken'), sleep(1000).then(() => 'still waiting')]);
       expect(first).toBe('still waiting');
@@ -125,7 +131,7 @@ describe('fill locks of dead holders are broken at once', () => {
 describe('fill locks that are not ours', () => {
   test("another user's lock file, fresh and well-formed, is broken at once with a warning", async () => {
     const lock = lockIn();
-    plantLock(lock, JSON.stringify({ pid: 2 ** 22 + 5, host: 'another-host' }));
+    plantLock(lock, holding({ ...ownWriterTag(), host: '0badc0de' }));
     fs.chownSync(lock, NOBODY, NOBODY);
     expect(await takeLock(lock, { staleMs: 120_000 })).toBeLessThan(15_000);
     await warnings.settled();
@@ -140,5 +146,10 @@ describe('fill locks that are not ours', () => {
     expect(fs.existsSync(target)).toBe(false);
   }, 30_000);
 });
+
+/** A lock's contents as a holder writes them. */
+function holding(tag: WriterTag): string {
+  return JSON.stringify({ writer: formatWriterTag(tag), pid: tag.pid, since: new Date().toISOString() });
+}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

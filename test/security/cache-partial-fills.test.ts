@@ -9,8 +9,8 @@ import '../../src/blobstore/builtin-stores.js';
 import { lookupBlobStore } from '../../src/blobstore/registry.js';
 import { DownloadCache } from '../../src/cache/download-cache.js';
 import { listEntries, sweep } from '../../src/cache/eviction.js';
-import { currentProcessStamp } from '../../src/cache/process-stamp.js';
-import { WRITER_FILE } from '../../src/cache/partial-fills.js';
+import { formatWriterTag, ownWriterTag, type WriterTag } from '../../src/blobstore/local/writer-identity.js';
+import { writerOfPartialFill } from '../../src/cache/partial-fills.js';
 import { finished, projectRoot, tsxLoader, waitForLine } from '../support/child.js';
 
 /**
@@ -53,7 +53,7 @@ describe('partial fills of the download cache', () => {
     const cacheDir = path.join(dir, 'cache');
     const partial = await killedMidFill(cacheDir);
     expect(fs.existsSync(partial)).toBe(true);
-    expect(fs.readdirSync(partial)).toContain(WRITER_FILE);
+    expect(writerOfPartialFill(path.basename(partial))?.pid).toBeGreaterThan(0);
 
     const storeRoot = pathToFileURL(path.join(dir, 'store')).href;
     await lookupBlobStore(storeRoot).put(`${storeRoot}/small`, randomBytes(1000));
@@ -82,8 +82,8 @@ describe('partial fills of the download cache', () => {
     const dir = work();
     const cache = new DownloadCache({ dir: path.join(dir, 'cache') });
     cache.prepare();
-    const live = plantPartial(cache, 'live', 50_000);
-    const idle = plantPartial(cache, 'idle', 50_000, { pid: 2 ** 22 + 7, host: 'another-host' });
+    const live = plantPartial(cache, 50_000);
+    const idle = plantPartial(cache, 50_000, { ...ownWriterTag(), host: '0badc0de', pid: 2 ** 22 + 7 });
     const twoDaysAgo = (Date.now() - 2 * 24 * 3600_000) / 1000;
     for (const f of fs.readdirSync(idle)) fs.utimesSync(path.join(idle, f), twoDaysAgo, twoDaysAgo);
     fs.utimesSync(idle, twoDaysAgo, twoDaysAgo);
@@ -101,7 +101,7 @@ describe('partial fills of the download cache', () => {
     await store.put(`${storeRoot}/b`, randomBytes(100_000));
     const a = await cache.fetch(`${storeRoot}/a`);
     // Another fill of this process (alive) is 200 kB into its transfer.
-    const live = plantPartial(cache, 'live', 200_000);
+    const live = plantPartial(cache, 200_000);
     const b = await cache.fetch(`${storeRoot}/b`);
     // 100 kB (a) + 100 kB (b) + 200 kB in progress > 350 kB: the least recently used entry goes.
     expect(listEntries(cache.layout).map((e) => e.sha256)).toEqual([b.sha256]);
@@ -110,16 +110,10 @@ describe('partial fills of the download cache', () => {
   });
 });
 
-/** A fill folder as a fill makes it, with `bytes` arrived, stamped with `writer` (default: this process). */
-function plantPartial(
-  cache: DownloadCache,
-  label: string,
-  bytes: number,
-  writer: object = currentProcessStamp(),
-): string {
+/** A fill folder as a fill makes it, with `bytes` arrived, written by `writer` (default: this process). */
+function plantPartial(cache: DownloadCache, bytes: number, writer: WriterTag = ownWriterTag()): string {
   fs.mkdirSync(cache.layout.tmpRoot, { recursive: true, mode: 0o700 });
-  const dir = fs.mkdtempSync(path.join(cache.layout.tmpRoot, `${label}-`));
-  fs.writeFileSync(path.join(dir, WRITER_FILE), JSON.stringify(writer));
+  const dir = fs.mkdtempSync(path.join(cache.layout.tmpRoot, `${formatWriterTag(writer)}-`));
   fs.writeFileSync(path.join(dir, 'data'), randomBytes(bytes));
   return dir;
 }
