@@ -223,6 +223,20 @@ describe('the download cache trusts nothing another user put in it', () => {
     expect((await cache.digestOfLocalFile(file)).sha256).toBe(sha('a,b\n1,2\n'));
   });
 
+  test('a FIFO planted at an index record path neither blocks a fetch nor is trusted', async () => {
+    const { cacheDir, storeRoot } = work();
+    const uri = `${storeRoot}/x`;
+    await lookupBlobStore(storeRoot).put(uri, new TextEncoder().encode('content'));
+    const cache = new DownloadCache({ dir: cacheDir });
+    cache.prepare();
+    const record = cache.layout.index(uri);
+    fs.mkdirSync(path.dirname(record), { recursive: true });
+    expect(spawnSync('mkfifo', [record]).status).toBe(0);
+    // (Without O_NONBLOCK this read would block the whole process: nothing could time it out.)
+    expect(fs.readFileSync((await cache.fetch(uri)).path, 'utf8')).toBe('content');
+    expect(fs.lstatSync(record).isFile()).toBe(true);
+  });
+
   test('a `.used` symlink never makes a hit create or touch a file elsewhere', async () => {
     const { dir, cacheDir, storeRoot } = work();
     const uri = `${storeRoot}/x`;
