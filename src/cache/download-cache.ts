@@ -1,13 +1,20 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import type { BlobHead, BlobStore } from '../blobstore/blob-store.js';
 import { BlobNotFoundError } from '../blobstore/errors.js';
 import { FileBlobStore } from '../blobstore/local/file-store.js';
 import { objectPathOfFileUri } from '../blobstore/local/file-uri.js';
 import { lookupBlobStore } from '../blobstore/registry.js';
 import { CacheLayout, isSha256Hex, resolveCacheDir } from './cache-layout.js';
-import { entryState, publishSealed, removeEntry, sealFile, touchUsed } from './content-entry.js';
+import {
+  entryModeFor,
+  entryState,
+  publishSealed,
+  removeEntry,
+  restrictEntryMode,
+  sealFile,
+  touchUsed,
+} from './content-entry.js';
 import { ConfigurationError } from '../core/configuration-error.js';
 import { sha256OfFile, type FileDigest } from '../core/sha256-file.js';
 import { CacheIntegrityError } from './errors.js';
@@ -15,6 +22,8 @@ import { enforceCap } from './eviction.js';
 import { copyAndHash } from './copy-and-hash.js';
 import { withFillLock, type FillLockOptions } from './fill-lock.js';
 import { digestOfLocalFile, rememberDigest, rememberedDigest } from './local-file-digest.js';
+import { createPartialFillDir, removeAbandonedPartialFills } from './partial-fills.js';
+import { ensureCacheRoot, ensurePrivateDir } from './private-files.js';
 import { startProgress, type ProgressOptions } from './progress.js';
 import { readIndex, writeIndex } from './uri-index.js';
 
@@ -57,12 +66,16 @@ export interface FetchOptions {
  * The machine-global download cache: remote objects become verified, read-only local files,
  * stored once per content (SHA-256) and found again by content or by URI + version.
  * Safe for any number of processes at once: one of them downloads, the others wait for it.
+ * Private to one user: directories 0700, entries never more readable than their source, files
+ * of anyone else (or symlinks) inside never trusted (private-files.ts); a cache directory owned
+ * by another user is a ConfigurationError.
  */
 export class DownloadCache {
   readonly layout: CacheLayout;
   readonly maxBytes: number;
   readonly #lock: FillLockOptions;
   readonly #progress: ProgressOptions;
+  #prepared = false;
 
   constructor(options: DownloadCacheOptions = {}) {
     this.layout = new CacheLayout(resolveCacheDir(options.dir));
@@ -81,11 +94,22 @@ export class DownloadCache {
   }
 
   /**
+   * Checks the cache directory once (owned by this user, else ConfigurationError; narrowed to
+   * 0700; created if missing). Every operation does it; call it before using `layout` directly.
+   */
+  prepare(): void {
+    if (this.#prepared) return;
+    ensureCacheRoot(this.layout.dir);
+    this.#prepared = true;
+  }
+
+  /**
    * The cached file with this content, if there is an intact one (one stat). An entry whose
    * metadata shows it was modified is re-hashed: kept if still right, removed if not.
    */
   async lookup(sha256: string, size?: number): Promise<CachedFile | undefined> {
     if (!isSha256Hex(sha256)) return undefined;
+    this.prepare();
     const state = entryState(this.layout, sha256, size);
     if (state.kind === 'ok') {
       touchUsed(this.layout, sha256);
@@ -108,6 +132,7 @@ export class DownloadCache {
     const expected = options.sha256?.toLowerCase();
     if (expected !== undefined && !isSha256Hex(expected))
       throw new ConfigurationError(`sha256 must be 64 hex digits, got ${options.sha256}`);
+    this.prepare();
     const known = expected ? await this.lookup(expected, options.size) : undefined;
     if (known) return { file: known, outcome: 'hit' };
 
@@ -124,6 +149,7 @@ export class DownloadCache {
       return file ? { file, outcome: 'waited' } : undefined;
     };
     const lockPath = this.layout.lock(expected ? { sha256: expected } : { uri });
+    ensurePrivateDir(this.layout.dir, this.layout.locksRoot);
     const result = await withFillLock(
       lockPath,
       lookAgain,
@@ -141,10 +167,16 @@ export class DownloadCache {
    * the entry; a file already there (by its remembered digest) is not copied again.
    */
   async add(localPath: string): Promise<CachedFile> {
+    this.prepare();
+    // The entry is never more readable than this source (a 0600 file stays private).
+    const sourceMode = entryModeFor(Number((await fs.promises.stat(localPath)).mode));
     const remembered = rememberedDigest(this.layout, localPath);
     const present = remembered && (await this.lookup(remembered.sha256, remembered.size));
-    if (present) return present;
-    const tmpDir = await this.#tempDir();
+    if (present) {
+      restrictEntryMode(this.layout, present.sha256, sourceMode);
+      return present;
+    }
+    const tmpDir = await createPartialFillDir(this.layout);
     try {
       const target = path.join(tmpDir, 'data');
       const before = await fs.promises.stat(localPath, { bigint: true });
@@ -157,9 +189,12 @@ export class DownloadCache {
       }
       rememberDigest(this.layout, localPath, before, digest);
       const existing = await this.lookup(digest.sha256, digest.size);
-      if (existing) return existing;
-      sealFile(target);
-      const file = { path: publishSealed(this.layout, target, digest.sha256, digest.size), ...digest };
+      if (existing) {
+        restrictEntryMode(this.layout, existing.sha256, sourceMode);
+        return existing;
+      }
+      sealFile(target, sourceMode);
+      const file = { path: publishSealed(this.layout, target, digest.sha256, digest.size, sourceMode), ...digest };
       this.#enforceCap(digest.sha256);
       return file;
     } finally {
@@ -169,11 +204,13 @@ export class DownloadCache {
 
   /** Records that `uri` at version `etag` holds this content (after an upload through the cache). */
   remember(uri: string, etag: string, file: Pick<CachedFile, 'sha256' | 'size'>): void {
+    this.prepare();
     writeIndex(this.layout, { uri, etag, sha256: file.sha256, size: file.size });
   }
 
   /** The SHA-256 and size of a local file, remembered across processes while the file is unchanged. */
   digestOfLocalFile(localPath: string): Promise<FileDigest> {
+    this.prepare();
     return digestOfLocalFile(this.layout, localPath);
   }
 
@@ -194,7 +231,7 @@ export class DownloadCache {
     }
     if (digest.sha256 === sha256 && (size === undefined || digest.size === size)) {
       try {
-        sealFile(file);
+        sealFile(file, fs.lstatSync(file).mode);
         touchUsed(this.layout, sha256);
         return { path: file, sha256, size: digest.size };
       } catch {
@@ -234,13 +271,17 @@ export class DownloadCache {
   ): Promise<CachedFile> {
     const before = knownHead ?? (await store.head(uri)) ?? undefined;
     if (!before) throw new BlobNotFoundError(uri);
-    const tmpDir = await this.#tempDir();
+    const tmpDir = await createPartialFillDir(this.layout);
     const progress = startProgress(`⇣ ${uri}`, before.size, this.#progress);
     try {
       const target = path.join(tmpDir, 'data');
       let digest: FileDigest;
+      // A remote object has no mode: its entry is the owner's only. A file:// object keeps at most its own.
+      let mode = entryModeFor(undefined);
       if (store instanceof FileBlobStore) {
-        digest = await copyLocalObject(uri, objectPathOfFileUri(uri), target, (n) => progress.update(n));
+        const source = objectPathOfFileUri(uri);
+        digest = await copyLocalObject(uri, source, target, (n) => progress.update(n));
+        mode = entryModeFor(fs.statSync(source, { throwIfNoEntry: false })?.mode ?? 0);
       } else {
         const watcher = watchDirectoryBytes(tmpDir, (n) => progress.update(n));
         try {
@@ -254,8 +295,8 @@ export class DownloadCache {
         throw new CacheIntegrityError(uri, `sha256 ${expected}`, `sha256 ${digest.sha256}`);
       if (expectedSize !== undefined && digest.size !== expectedSize)
         throw new CacheIntegrityError(uri, `${expectedSize} bytes`, `${digest.size} bytes`);
-      sealFile(target);
-      const file = { path: publishSealed(this.layout, target, digest.sha256, digest.size), ...digest };
+      sealFile(target, mode);
+      const file = { path: publishSealed(this.layout, target, digest.sha256, digest.size, mode), ...digest };
       // Index the version only if it did not change during the transfer (then these are its bytes).
       const after = await store.head(uri);
       if (after?.etag === before.etag && after.size === digest.size) this.remember(uri, before.etag, digest);
@@ -267,14 +308,10 @@ export class DownloadCache {
     }
   }
 
+  /** After each fill: partial fills of dead writers go; with a cap, LRU entries too (fills in progress count). */
   #enforceCap(keep: string): void {
-    if (this.maxBytes === Infinity) return;
-    enforceCap(this.layout, this.maxBytes, new Set([keep]));
-  }
-
-  async #tempDir(): Promise<string> {
-    await fs.promises.mkdir(this.layout.tmpRoot, { recursive: true });
-    return fs.promises.mkdtemp(path.join(this.layout.tmpRoot, `${process.pid}-${randomBytes(3).toString('hex')}-`));
+    if (this.maxBytes === Infinity) removeAbandonedPartialFills(this.layout);
+    else enforceCap(this.layout, this.maxBytes, new Set([keep]));
   }
 }
 

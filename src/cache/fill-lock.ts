@@ -1,22 +1,38 @@
 import fs from 'node:fs';
-import { hostname } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  currentLockFile,
-  lockFileAgeMs,
   refreshLockFile,
   removeLockFileIfUnchanged,
   tryCreateLockFile,
+  type LockFileIdentity,
 } from '../blobstore/local/lock-file.js';
+import {
+  formatWriterTag,
+  ownWriterTag,
+  parseWriterTag,
+  writerLiveness,
+  type WriterTag,
+} from '../blobstore/local/writer-identity.js';
+import { foreignReason, readOwnFile, removeForeign } from './private-files.js';
 
 /**
  * A cross-process lock held by the one process filling a cache entry; the others wait and then
- * find the entry filled. It is a lock file (blobstore/local/lock-file.ts). Downloads take
- * minutes, so the holder refreshes the file's mtime on a timer (heartbeat): a lock whose mtime is
- * older than `staleMs` belongs to a process that died, and a lock naming a dead process of this
- * host is broken at once.
+ * find the entry filled. It is a lock file (blobstore/local/lock-file.ts) holding the holder's
+ * writer tag (host, boot, pid and start time: blobstore/local/writer-identity.ts). Downloads take minutes, so the holder refreshes the file's
+ * mtime on a timer (heartbeat). A waiter breaks the lock when
+ *
+ * - its holder is provably dead (same host and pid namespace, and an earlier boot, or the pid is
+ *   gone or now belongs to a process that started at another time): at once;
+ * - it is stale: its mtime is more than `staleMs` from now, either way (a lock stamped in the
+ *   future by a clock that jumped holds a waiter at most twice `staleMs`, not until that time);
+ * - whatever it holds cannot be parsed as a holder (torn JSON, NUL bytes after a machine crash,
+ *   `null`, a lock of an older memocall): judged by staleness alone, with a warning
+ *   (`MEMOCALL_CACHE_LOCK_CORRUPT`), since a holder writes its tag just after creating the file;
+ * - it is not a regular file of ours (a symlink, another user's file): at once, with a warning.
  */
+
+export const CACHE_LOCK_CORRUPT_WARNING = 'MEMOCALL_CACHE_LOCK_CORRUPT';
 
 export interface FillLockOptions {
   /** A lock not refreshed for this long is presumed dead and broken. Default 30 000 ms. */
@@ -27,17 +43,16 @@ export interface FillLockOptions {
   maxPollMs?: number;
 }
 
-export interface HeldFillLock {
-  release(): Promise<void>;
-}
-
+/** What a lock file holds: its holder's writer tag; the pid and time only help a person reading it. */
 interface LockRecord {
+  writer: string;
   pid: number;
-  host: string;
   since: string;
 }
 
-const HOST = hostname();
+export interface HeldFillLock {
+  release(): Promise<void>;
+}
 
 /**
  * Takes the lock at `lockPath`, or returns `done()`'s value as soon as it is defined (another
@@ -53,7 +68,7 @@ export async function withFillLock<T>(
   const staleMs = options.staleMs ?? 30_000;
   let poll = options.minPollMs ?? 10;
   const maxPoll = options.maxPollMs ?? 250;
-  await fs.promises.mkdir(path.dirname(lockPath), { recursive: true });
+  await fs.promises.mkdir(path.dirname(lockPath), { recursive: true, mode: 0o700 });
   for (;;) {
     const held = tryLock(lockPath, staleMs);
     if (held) {
@@ -74,7 +89,11 @@ export async function withFillLock<T>(
 }
 
 function tryLock(lockPath: string, staleMs: number): HeldFillLock | undefined {
-  const record: LockRecord = { pid: process.pid, host: HOST, since: new Date().toISOString() };
+  const record: LockRecord = {
+    writer: formatWriterTag(ownWriterTag()),
+    pid: process.pid,
+    since: new Date().toISOString(),
+  };
   let held = tryCreateLockFile(lockPath, JSON.stringify(record));
   if (held === null) return undefined;
   // Heartbeat: keeps the lock fresh while a long download runs; unref'd so it never holds the process open.
@@ -95,29 +114,68 @@ function tryLock(lockPath: string, staleMs: number): HeldFillLock | undefined {
   };
 }
 
-/** Removes the lock if its holder is gone: stale mtime, or a dead pid on this host. */
-function breakIfDead(lockPath: string, staleMs: number): void {
-  const judged = currentLockFile(lockPath);
-  let record: Partial<LockRecord> = {};
+/** Removes the lock if its holder is gone (see the module comment); true if it did. */
+export function breakIfDead(lockPath: string, staleMs: number): boolean {
+  let plain: fs.Stats | undefined;
+  let st: fs.BigIntStats | undefined;
   try {
-    const text = fs.readFileSync(lockPath, 'utf8');
-    if (text) record = JSON.parse(text) as Partial<LockRecord>;
+    plain = fs.lstatSync(lockPath, { throwIfNoEntry: false });
+    st = fs.lstatSync(lockPath, { bigint: true, throwIfNoEntry: false });
   } catch {
-    return; // gone already, or being written (empty/partial JSON): look again next time
+    return false;
   }
-  if (judged === undefined) return;
-  const stale = (lockFileAgeMs(lockPath) ?? 0) > staleMs;
-  const deadHere = record.host === HOST && typeof record.pid === 'number' && !isAlive(record.pid);
-  if (!stale && !deadHere) return;
+  if (plain === undefined || st === undefined) return false;
+  const judged: LockFileIdentity = { ino: st.ino, mtimeNs: st.mtimeNs };
+  const foreign = foreignReason(plain);
+  if (foreign !== undefined) {
+    // Never a lock of this user's processes: they create regular files of their own.
+    removeForeign(lockPath, `a fill lock that is ${foreign}`);
+    return true;
+  }
+  const ageMs = Date.now() - Number(st.mtimeNs / 1_000_000n);
+  const stale = Math.abs(ageMs) > staleMs;
+  const read = readOwnFile(lockPath);
+  if (read.kind !== 'own') return false; // gone meanwhile, or replaced: judged at the next look
+  const holder = parseHolder(read.data);
+  if (holder === undefined) {
+    // Empty or partial right after its creation, or torn by a crash: only its age can tell.
+    if (!stale) return false;
+    if (!sameLock(lockPath, judged)) return false;
+    process.emitWarning(
+      `download cache: fill lock ${lockPath} holds no readable holder (${describeBytes(read.data)}) and is ` +
+        `${Math.round(Math.abs(ageMs) / 1000)} s old: broken`,
+      { code: CACHE_LOCK_CORRUPT_WARNING },
+    );
+    removeLockFileIfUnchanged(lockPath, judged);
+    return true;
+  }
+  if (!stale && writerLiveness(holder) !== 'dead') return false;
   // Only the very file we judged (a new holder's lock has another inode or mtime).
+  if (!sameLock(lockPath, judged)) return false;
   removeLockFileIfUnchanged(lockPath, judged);
+  return true;
 }
 
-function isAlive(pid: number): boolean {
+/** The holder's writer tag, or undefined for anything else. */
+function parseHolder(data: Buffer): WriterTag | undefined {
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    const record: unknown = JSON.parse(data.toString('utf8'));
+    if (typeof record !== 'object' || record === null) return undefined;
+    const writer = (record as Partial<LockRecord>).writer;
+    return typeof writer === 'string' ? parseWriterTag(writer) : undefined;
+  } catch {
+    return undefined;
   }
+}
+
+function sameLock(lockPath: string, judged: LockFileIdentity): boolean {
+  const st = fs.lstatSync(lockPath, { bigint: true, throwIfNoEntry: false });
+  return st !== undefined && st.ino === judged.ino && st.mtimeNs === judged.mtimeNs;
+}
+
+/** A short, safe description of unparsable lock contents (they may be anyone's bytes). */
+function describeBytes(data: Buffer): string {
+  if (data.length === 0) return 'empty';
+  const shown = JSON.stringify(data.subarray(0, 40).toString('latin1')).replace(/[^\x20-\x7e]/g, '?');
+  return `${data.length} bytes: ${shown}${data.length > 40 ? '…' : ''}`;
 }

@@ -1,16 +1,17 @@
 import fs from 'node:fs';
-import { writeLocalFileAtomicallySync } from '../blobstore/local/atomic-local-file.js';
 import path from 'node:path';
 import type { CacheLayout } from './cache-layout.js';
 import { isSha256Hex } from './cache-layout.js';
 import { LocalFileChangedError } from '../core/local-file-changed-error.js';
 import { sha256OfFile, type FileDigest, type ProgressCallback } from '../core/sha256-file.js';
+import { ensurePrivateDir, readOwnTextOrRemove, writeOwnFileAtomically } from './private-files.js';
 
 /**
  * SHA-256 of local files, remembered across processes: hashing a 1 GiB argument costs about a
  * second, and every call (hits included) needs its key. A record is trusted while the file's
  * identity is unchanged: device, inode, size, mtime and ctime, to the nanosecond. ctime cannot be
  * set by tools that preserve mtimes (cp -p, rsync -t), so a rewritten file is always noticed.
+ * Only records that are regular files of this user are read (another user's could name any hash).
  */
 
 interface Identity {
@@ -76,7 +77,9 @@ export function stillHashesTo(file: string, sha256: string): boolean {
 
 function readRecord(layout: CacheLayout, abs: string): Record | undefined {
   try {
-    const r = JSON.parse(fs.readFileSync(layout.localHash(abs), 'utf8')) as Partial<Record>;
+    const text = readOwnTextOrRemove(layout.localHash(abs));
+    if (text === undefined) return undefined;
+    const r = JSON.parse(text) as Partial<Record>;
     if (r.path !== abs || typeof r.sha256 !== 'string' || !isSha256Hex(r.sha256)) return undefined;
     return r as Record;
   } catch {
@@ -86,7 +89,9 @@ function readRecord(layout: CacheLayout, abs: string): Record | undefined {
 
 function writeRecord(layout: CacheLayout, abs: string, record: Record): void {
   try {
-    writeLocalFileAtomicallySync(layout.localHash(abs), JSON.stringify(record));
+    const file = layout.localHash(abs);
+    ensurePrivateDir(layout.dir, path.dirname(file));
+    writeOwnFileAtomically(file, JSON.stringify(record));
   } catch {
     // Only a speed-up: a read-only or full cache directory must not fail the call.
   }

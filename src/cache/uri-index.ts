@@ -1,14 +1,16 @@
 import fs from 'node:fs';
-import { writeLocalFileAtomicallySync } from '../blobstore/local/atomic-local-file.js';
 import path from 'node:path';
 import type { CacheLayout } from './cache-layout.js';
 import { isSha256Hex } from './cache-layout.js';
+import { ensurePrivateDir, readOwnTextOrRemove, writeOwnFileAtomically } from './private-files.js';
 
 /**
  * The cache's index: which content a URI held at one version (the store's etag). One small JSON
  * file per URI, replaced atomically when a newer version is fetched. A record only says "this
  * version had these bytes": it is used after a `head` of the URI shows the same etag, so a
- * rewritten object (new etag) is never served from an old record.
+ * rewritten object (new etag) is never served from an old record. Only records that are regular
+ * files of this user are read (see private-files.ts): another user's record could map a URI to
+ * the wrong content.
  */
 
 export interface IndexRecord {
@@ -20,12 +22,13 @@ export interface IndexRecord {
 }
 
 export function readIndex(layout: CacheLayout, uri: string): IndexRecord | undefined {
-  let text: string;
+  let text: string | undefined;
   try {
-    text = fs.readFileSync(layout.index(uri), 'utf8');
+    text = readOwnTextOrRemove(layout.index(uri));
   } catch {
     return undefined;
   }
+  if (text === undefined) return undefined;
   try {
     const r = JSON.parse(text) as Partial<IndexRecord>;
     // Two URIs never share a record file unless their SHA-256 collides; still, check.
@@ -45,7 +48,8 @@ export function readIndex(layout: CacheLayout, uri: string): IndexRecord | undef
 
 export function writeIndex(layout: CacheLayout, record: Omit<IndexRecord, 'indexedAt'>): void {
   const file = layout.index(record.uri);
-  writeLocalFileAtomicallySync(file, JSON.stringify({ ...record, indexedAt: new Date().toISOString() }));
+  ensurePrivateDir(layout.dir, path.dirname(file));
+  writeOwnFileAtomically(file, JSON.stringify({ ...record, indexedAt: new Date().toISOString() }));
 }
 
 /** Every record (for `cache ls` and for pruning records whose content is gone). */
@@ -53,7 +57,9 @@ export function* allIndexRecords(layout: CacheLayout): Generator<{ file: string;
   for (const file of filesUnder(layout.indexRoot)) {
     if (!file.endsWith('.json')) continue;
     try {
-      const r = JSON.parse(fs.readFileSync(file, 'utf8')) as IndexRecord;
+      const text = readOwnTextOrRemove(file);
+      if (text === undefined) continue;
+      const r = JSON.parse(text) as IndexRecord;
       if (typeof r.uri === 'string' && typeof r.sha256 === 'string') yield { file, record: r };
     } catch {
       // torn or foreign: skipped
@@ -70,6 +76,8 @@ export function* filesUnder(root: string): Generator<string> {
     return;
   }
   for (const shard of shards.sort()) {
+    // A symlink in a shard's place leads out of the cache: never listed (ensurePrivateDir replaces it).
+    if (!fs.lstatSync(path.join(root, shard), { throwIfNoEntry: false })?.isDirectory()) continue;
     let names: string[];
     try {
       names = fs.readdirSync(path.join(root, shard));

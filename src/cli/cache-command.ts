@@ -26,6 +26,7 @@ export async function cacheCommand(
 async function runCache(args: string[], out: NodeJS.WritableStream): Promise<number> {
   const [sub, ...rest] = args;
   const cache = defaultDownloadCache();
+  cache.prepare();
   switch (sub) {
     case 'ls': {
       parseArgs({ args: rest, options: {}, strict: true });
@@ -61,7 +62,7 @@ async function runCache(args: string[], out: NodeJS.WritableStream): Promise<num
       out.write(
         `removed ${report.removed.length} entries (${formatBytes(report.bytesBefore - report.bytesAfter)}); ` +
           `${formatBytes(report.bytesAfter)} remain (max ${formatBytes(max)}); ` +
-          `${swept.indexRecords} stale index records, ${swept.tempDirs} abandoned downloads\n`,
+          `${swept.indexRecords} stale index records, ${swept.tempDirs} abandoned downloads, ${swept.locks} dead fill locks\n`,
       );
       return 0;
     }

@@ -13,6 +13,7 @@ import { listEntries } from '../../src/cache/eviction.js';
 import { copyAndHash } from '../../src/cache/copy-and-hash.js';
 import { sha256OfFile } from '../../src/core/sha256-file.js';
 import { withFillLock } from '../../src/cache/fill-lock.js';
+import { formatWriterTag, ownWriterTag } from '../../src/blobstore/local/writer-identity.js';
 import { digestOfLocalFile } from '../../src/cache/local-file-digest.js';
 import { renderProgressLine, startProgress } from '../../src/cache/progress.js';
 import { cacheCommand, parseByteCount } from '../../src/cli/cache-command.js';
@@ -78,7 +79,7 @@ describe('fill lock', () => {
     const lock = path.join(dir, 'x.lock');
     fs.writeFileSync(
       lock,
-      JSON.stringify({ pid: 2 ** 22 + 12345, host: os.hostname(), since: new Date().toISOString() }),
+      JSON.stringify({ writer: formatWriterTag({ ...ownWriterTag(), pid: 2 ** 22 + 12345 }), pid: 2 ** 22 + 12345 }),
     );
     const started = Date.now();
     const value = await withFillLock(
