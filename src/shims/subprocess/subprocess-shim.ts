@@ -205,7 +205,15 @@ function supervise(
     let drainTimer: NodeJS.Timeout | undefined;
     let spawnError: Error | undefined;
     let settled = false;
+    // Set when this process's own terminating signal stopped the child: the call then ends as the
+    // signal decided (never settling if the process dies of it, else CallAbortedError), whenever
+    // the child's exit arrives — possibly after the clean-up window has closed.
+    let endedByTermination: Promise<never> | undefined;
     const fail = (err: Error) => {
+      if (endedByTermination && !signal?.aborted) {
+        endedByTermination.then(resolve, reject);
+        return;
+      }
       // Stopped (or failed) while this process terminates: a rejection would reach the user's
       // `await` and end the program with exit 1 and a stack instead of by the signal.
       if (isTerminating() && !signal?.aborted) stoppedByTermination(memoUri).then(resolve, reject);
@@ -218,7 +226,12 @@ function supervise(
       sendSignal(child, group, 'SIGTERM');
       killTimer = setTimeout(() => sendSignal(child, group, 'SIGKILL'), killGraceMs);
     };
-    const live: LiveChild = { stop, exited: new Promise((r) => child.once('exit', () => r())) };
+    const stopForTermination = () => {
+      endedByTermination = stoppedByTermination(memoUri);
+      endedByTermination.catch(() => undefined); // handled when the child's exit arrives
+      stop();
+    };
+    const live: LiveChild = { stop: stopForTermination, exited: new Promise((r) => child.once('exit', () => r())) };
     liveChildren.add(live);
     stopChildrenOnTermination();
     signal?.addEventListener('abort', stop, { once: true });
