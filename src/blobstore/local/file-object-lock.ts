@@ -1,17 +1,19 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import { sha256Hex } from '../../core/sha256.js';
-import { lockFileAgeMs, removeLockFileIfUnchanged, tryCreateLockFile } from './lock-file.js';
+import { HeldLockFile, LockFileWatch, removeLockFileVersion } from './lock-file.js';
 
 /**
  * A short-lived cross-process lock on one object of the file store, taken by the writes that
  * replace or remove it (`ifMatch` compare-and-swap, unconditional put, delete); readers and
- * `ifNoneMatch` creates (a hard link) never take it. It is a hidden sibling lock file (lock-file.ts).
+ * `ifNoneMatch` creates (a hard link) never take it. It is a hidden sibling lock file
+ * (lock-file.ts) naming its holder.
  *
  * The critical section is synchronous and tiny (stat, compare, rename: microseconds), so
- * contention is short and a lock older than `staleMs` can only belong to a process that died
- * holding it (or was frozen for seconds, e.g. SIGSTOP or a suspended VM: then the fencing is lost,
- * which is the price of never wedging an object).
+ * contention is short. A waiter breaks the lock only when its holder is provably dead on this host,
+ * or when the waiter has seen that very lock unchanged for `staleMs` on its own monotonic clock:
+ * then the holder died elsewhere, or was frozen for seconds (SIGSTOP, a suspended VM; then the
+ * fencing is lost, which is the price of never wedging an object). No clock is compared with
+ * another's or with a file timestamp, so skewed clocks (other hosts, an NFS server) break nothing.
  */
 
 const LOCK_SUFFIX = '.memocall-lock';
@@ -37,17 +39,21 @@ export function isLockName(name: string): boolean {
  */
 export async function withObjectLock<T>(target: string, staleMs: number, critical: () => T): Promise<T> {
   const lock = lockPathFor(target);
+  const breaker = lock.slice(0, -LOCK_SUFFIX.length) + BREAKER_SUFFIX;
+  // This waiter's own observations of the lock and of its breaker, on its monotonic clock.
+  const lockWatch = new LockFileWatch(staleMs);
+  const breakerWatch = new LockFileWatch(staleMs);
   for (let attempt = 0; ; attempt++) {
-    const mine = tryCreateLockFile(lock);
-    if (mine !== null) {
+    const mine = HeldLockFile.tryAcquire(lock);
+    if (mine !== undefined) {
       try {
         return critical();
       } finally {
         // If we were frozen past staleMs our lock was broken and may now be someone else's.
-        removeLockFileIfUnchanged(lock, mine);
+        mine.release();
       }
     }
-    breakLockIfStale(lock, staleMs);
+    breakIfAbandoned(lock, breaker, lockWatch, breakerWatch);
     // Holders keep the lock for microseconds: retry soon, with jitter so waiters spread out.
     const ms = Math.min(2 ** attempt, 32) * (0.5 + Math.random());
     await new Promise((resolve) => setTimeout(resolve, ms));
@@ -55,34 +61,24 @@ export async function withObjectLock<T>(target: string, staleMs: number, critica
 }
 
 /**
- * Removes a lock whose holder is presumed dead. Two waiters may decide so at the same moment; if
- * each just unlinked, the slower one could remove the lock the faster one has just re-created.
- * So breaking is itself serialized by a second O_EXCL file, and under it the lock is re-checked.
- * The breaker is held for microseconds; one left by a process killed inside that window is
- * simply removed once stale (a double failure, so the race it reopens is accepted).
+ * Removes the lock if this waiter judges it abandoned. Two waiters may decide so at the same
+ * moment; if each just removed it, the slower one could remove the lock the faster one has just
+ * re-created. So breaking is itself serialized by a second lock file, the breaker, and under it
+ * the lock is removed only if it is still the very version judged abandoned. The breaker is held
+ * for microseconds; one left by a process killed inside that window is judged like a lock.
  */
-function breakLockIfStale(lock: string, staleMs: number): void {
-  if (!isStale(lock, staleMs)) return;
-  const breaker = lock.slice(0, -LOCK_SUFFIX.length) + BREAKER_SUFFIX;
-  if (tryCreateLockFile(breaker) === null) {
-    if (isStale(breaker, staleMs)) unlinkIfPresent(breaker);
+function breakIfAbandoned(lock: string, breaker: string, lockWatch: LockFileWatch, breakerWatch: LockFileWatch): void {
+  const verdict = lockWatch.look(lock);
+  if (verdict.state !== 'abandoned') return;
+  const breaking = HeldLockFile.tryAcquire(breaker);
+  if (breaking === undefined) {
+    const other = breakerWatch.look(breaker);
+    if (other.state === 'abandoned') removeLockFileVersion(breaker, other.version);
     return;
   }
   try {
-    if (isStale(lock, staleMs)) unlinkIfPresent(lock);
+    removeLockFileVersion(lock, verdict.version);
   } finally {
-    unlinkIfPresent(breaker);
-  }
-}
-
-function isStale(file: string, staleMs: number): boolean {
-  return (lockFileAgeMs(file) ?? 0) > staleMs;
-}
-
-function unlinkIfPresent(file: string): void {
-  try {
-    fs.unlinkSync(file);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    breaking.release();
   }
 }
