@@ -19,7 +19,11 @@ export interface FileBlobStoreOptions {
    * (not a process crash) can lose recent writes, but never exposes a partial object.
    */
   fsync?: boolean;
-  /** A per-object lock older than this belongs to a dead process and is broken. Default 5000 ms. */
+  /**
+   * A per-object lock a waiter has seen unchanged this long (on its own monotonic clock) is broken;
+   * one whose holder is provably dead on this host is broken at once. No clocks are compared.
+   * Default 5000 ms.
+   */
   lockStaleMs?: number;
   /**
    * Internal, for tests: the chunking of large transfers (bytes per fs call, and the size up to
