@@ -20,6 +20,7 @@ const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 const DEADLINE_MS = 3_000;
 
 const cleanups = new Set<TerminationCleanup>();
+const lastActions = new Set<() => void>();
 const listeners = new Map<NodeJS.Signals, () => void>();
 let terminating = false;
 /** The signal being handled, while the clean-ups run. */
@@ -33,6 +34,19 @@ export function onTermination(cleanup: TerminationCleanup): () => void {
   install();
   return () => {
     cleanups.delete(cleanup);
+  };
+}
+
+/**
+ * Registers a synchronous action run right before the process dies of a signal, after the
+ * clean-ups (or their deadline): what must not outlive the process (a child that ignored
+ * SIGTERM) is ended here. The returned function unregisters it.
+ */
+export function beforeDyingOfSignal(action: () => void): () => void {
+  lastActions.add(action);
+  install();
+  return () => {
+    lastActions.delete(action);
   };
 }
 
@@ -90,6 +104,13 @@ async function terminate(signal: NodeJS.Signals): Promise<void> {
 /** Raises the signal again when nobody else handles it; true when it did (the process dies). */
 function reraise(signal: NodeJS.Signals): boolean {
   if (process.listenerCount(signal) !== 0) return false;
+  for (const action of lastActions) {
+    try {
+      action();
+    } catch {
+      // Dying anyway: one failed action must not keep the others from running.
+    }
+  }
   process.kill(process.pid, signal);
   return true;
 }

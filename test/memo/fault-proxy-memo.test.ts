@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, test } from 'vitest';
+import { TEST_STALL_TIMEOUT_MS } from '../support/timing.js';
 import { AzureStore } from '../../src/blobstore/cloud/azure-store.js';
 import type { BlobStore } from '../../src/blobstore/blob-store.js';
 import { S3Store } from '../../src/blobstore/cloud/s3-store.js';
@@ -75,7 +76,7 @@ describe.skipIf(skipRequested('s3'))('memoized workload through a faulty network
       endpoint: proxy.url,
       region: s3.region,
       credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
-      stallTimeoutMs: 1_000,
+      stallTimeoutMs: TEST_STALL_TIMEOUT_MS,
       connectTimeoutMs: 1_000,
       retry,
     });
@@ -99,7 +100,7 @@ describe.skipIf(skipRequested('azure'))('memoized workload through a faulty netw
     proxies.push(proxy);
     const store = new AzureStore({
       connectionString: azuriteConnectionString(`${proxy.url}/${azure.account}`),
-      stallTimeoutMs: 1_000,
+      stallTimeoutMs: TEST_STALL_TIMEOUT_MS,
       retry,
     });
     await memoizedWorkload(

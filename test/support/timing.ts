@@ -25,3 +25,11 @@ export async function finishesWithinBudget<T>(
     clearTimeout(timer);
   }
 }
+
+/**
+ * The stall timeout of cloud stores under fault-injection tests: a connection silent this long is
+ * cut and the request retried. The proxies' `stall` faults never answer, so any value works for
+ * them; it must only stay above what a loaded azurite or RGW takes to answer a real request (over
+ * a second when several suites share the 2 cores), or real requests are counted as stalls.
+ */
+export const TEST_STALL_TIMEOUT_MS = Number(process.env.MEMOCALL_TEST_STALL_MS ?? 3_000);

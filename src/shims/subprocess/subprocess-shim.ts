@@ -17,7 +17,7 @@ import { runArgv } from '../../protocol/run-argv.js';
 import { RUN_EXIT } from '../../protocol/run-request.js';
 import type { Shim, ShimContext, ShimRequest } from '../shim.js';
 import { sendStandbyRequest, StandbyPool } from './standby-pool.js';
-import { isTerminating, onTermination, stoppedByTermination } from '../../execute/termination.js';
+import { beforeDyingOfSignal, isTerminating, onTermination, stoppedByTermination } from '../../execute/termination.js';
 
 export interface SubprocessOptions {
   /**
@@ -231,7 +231,11 @@ function supervise(
       endedByTermination.catch(() => undefined); // handled when the child's exit arrives
       stop();
     };
-    const live: LiveChild = { stop: stopForTermination, exited: new Promise((r) => child.once('exit', () => r())) };
+    const live: LiveChild = {
+      stop: stopForTermination,
+      kill: () => sendSignal(child, group, 'SIGKILL'),
+      exited: new Promise((r) => child.once('exit', () => r())),
+    };
     liveChildren.add(live);
     stopChildrenOnTermination();
     signal?.addEventListener('abort', stop, { once: true });
@@ -320,6 +324,8 @@ function prefixOf(ctx: ShimContext): string {
 
 interface LiveChild {
   stop(): void;
+  /** SIGKILL at once, the child's process group with it. */
+  kill(): void;
   exited: Promise<void>;
 }
 
@@ -334,5 +340,10 @@ function stopChildrenOnTermination(): void {
     const children = [...liveChildren];
     for (const child of children) child.stop();
     await Promise.all(children.map((c) => c.exited));
+  });
+  // A child still running when the clean-up window closes (slow to exit under load) would be
+  // orphaned if the process dies of the signal: kill it, and its group, on the way out.
+  beforeDyingOfSignal(() => {
+    for (const child of liveChildren) child.kill();
   });
 }

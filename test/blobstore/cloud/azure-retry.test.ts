@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
+import { TEST_STALL_TIMEOUT_MS } from '../../support/timing.js';
 import { AzureStore } from '../../../src/blobstore/cloud/azure-store.js';
 import { BlobNotFoundError, PreconditionFailedError } from '../../../src/blobstore/errors.js';
 import { classifyFailure, type RetryEvent } from '../../../src/blobstore/cloud/retry.js';
@@ -48,7 +49,7 @@ describe.skipIf(skipRequested('azure'))('Azure retries against azurite', () => {
   const storeVia = (_azure: AzureServer, blobEndpoint: string, events: RetryEvent[]): AzureStore =>
     new AzureStore({
       connectionString: azuriteConnectionString(blobEndpoint),
-      stallTimeoutMs: 1_000,
+      stallTimeoutMs: TEST_STALL_TIMEOUT_MS,
       retry: { minDelayMs: 10, maxDelayMs: 100, maxTotalMs: 20_000, onRetry: (e) => events.push(e) },
     });
 

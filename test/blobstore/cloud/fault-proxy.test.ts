@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { TEST_STALL_TIMEOUT_MS } from '../../support/timing.js';
 import { AzureStore } from '../../../src/blobstore/cloud/azure-store.js';
 import type { BlobStore } from '../../../src/blobstore/blob-store.js';
 import { PreconditionFailedError } from '../../../src/blobstore/errors.js';
@@ -161,7 +162,7 @@ describe.skipIf(skipRequested('s3'))('fault proxy: S3 store on Ceph RGW', () => 
       region: s3.region,
       credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
       partSizeBytes: 5 * MIB,
-      stallTimeoutMs: 1_000,
+      stallTimeoutMs: TEST_STALL_TIMEOUT_MS,
       connectTimeoutMs: 1_000,
       retry: retry(events),
     });
@@ -205,7 +206,7 @@ describe.skipIf(skipRequested('azure'))('fault proxy: Azure store on azurite', (
     store = new AzureStore({
       connectionString: azuriteConnectionString(`${proxy.url}/${azure.account}`),
       blockSizeBytes: 2 * MIB,
-      stallTimeoutMs: 1_000,
+      stallTimeoutMs: TEST_STALL_TIMEOUT_MS,
       retry: retry(events),
     });
   });

@@ -13,7 +13,7 @@ import {
 } from '../../../src/blobstore/cloud/retry.js';
 import { S3Store, type S3StoreOptions } from '../../../src/blobstore/cloud/s3-store.js';
 import { startFaultProxy, type ConnectionFault } from '../../support/fault-proxy.js';
-import { finishesWithinBudget } from '../../support/timing.js';
+import { finishesWithinBudget, TEST_STALL_TIMEOUT_MS } from '../../support/timing.js';
 import { PROJECT_ROOT, TEST_BUCKET, freePort, s3Server, skipRequested, type S3Server } from '../../support/servers.js';
 
 describe('retry classification (S3-shaped errors)', () => {
@@ -103,7 +103,7 @@ describe.skipIf(skipRequested('s3'))('S3 retries against Ceph RGW', () => {
     new S3Store({
       endpoint,
       credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
-      stallTimeoutMs: 1_000,
+      stallTimeoutMs: TEST_STALL_TIMEOUT_MS,
       retry: { minDelayMs: 10, maxDelayMs: 100, maxTotalMs: 20_000, onRetry: (e) => events.push(e) },
       ...extra,
     });
