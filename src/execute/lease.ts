@@ -15,6 +15,7 @@ import {
   MAX_LEASE_TTL_MS,
   type LeaseRecord,
 } from '../protocol/lease-record.js';
+import { isWriterOrAttempt } from '../protocol/attempt-writer-id.js';
 import { readVersionedRecord } from '../protocol/read-record.js';
 import { LeaseLostError } from './errors.js';
 import { LeaseWatch } from './lease-watch.js';
@@ -76,7 +77,8 @@ function generationHint(bytes: Uint8Array | undefined): number {
 function notHeldBecause(state: LeaseState | null, writerId: string, takenVerb: string): string | undefined {
   if (!state) return 'the lease vanished';
   if (state.corrupt) return `the lease record is corrupt (${state.corrupt.message})`;
-  if (state.record.writerId !== writerId) return `${takenVerb} ${state.record.writerId}`;
+  // A queued run's attempt takes the lease over under `<writerId>#a<n>`: still this writer's.
+  if (!isWriterOrAttempt(state.record.writerId, writerId)) return `${takenVerb} ${state.record.writerId}`;
   if (state.record.releasedAt !== undefined) return 'it was released';
   return undefined;
 }

@@ -6,6 +6,7 @@ import { importOptionalDependency } from '../../core/optional-dependency.js';
 import { queueLocation } from './queue-connection.js';
 import { QUEUE_JOB_NAME, type QueueJobData, type QueueJobResult } from './queue-job.js';
 import { runAsQueueJob } from './queue-nesting.js';
+import { claimLeaseForAttempt } from './attempt-lease.js';
 import { runInvocation, type RunReport } from '../../execute/remote-entry.js';
 import { parseRunArgv } from '../../protocol/run-argv.js';
 
@@ -82,7 +83,15 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
     const memoUri = job.data.memoUri;
     running++;
     try {
-      const report = await runAsQueueJob(() => runInvocation(parseRunArgv(job.data.argv)));
+      const request = parseRunArgv(job.data.argv);
+      // Each start of the job (BullMQ re-runs a stalled one) fences with its own writer id.
+      if (request.writerId !== undefined)
+        request.writerId = await claimLeaseForAttempt(
+          request.memoUri,
+          request.writerId,
+          Math.max(1, job.attemptsStarted),
+        );
+      const report = await runAsQueueJob(() => runInvocation(request));
       options.onJobEnd?.({ jobId: job.id ?? '', memoUri, report, durationMs: Date.now() - started });
       return { status: report.status, runId: report.runId };
     } catch (err) {
