@@ -169,9 +169,12 @@ class QueueClient {
     let connected: Connected | undefined;
     let waiting: JobWait | undefined;
     try {
-      // What the store holds before the job exists: an error of an earlier run is not this job's outcome.
-      const [opened, before] = await Promise.all([this.connect(), storedOutcome(memoUri)]);
-      connected = opened;
+      connected = await this.connect();
+      // What the store holds before the job can run: an error of an earlier run is not this job's
+      // outcome. Read alongside the add, off the call's path (the job's run takes several store
+      // round trips before it writes); without it, the call listens to Redis only.
+      const before = storedOutcome(memoUri);
+      before.catch((err: unknown) => debug('queue: reading the outcome of %s failed: %s', memoUri, err));
       waiting = this.waitFor(connected, jobId, memoUri, before, signal);
       // Listening before adding: a fast job's `completed` event cannot be missed.
       const { keepFinishedSeconds, attempts } = this.settings;
@@ -211,7 +214,7 @@ class QueueClient {
     connected: Connected,
     jobId: string,
     memoUri: string,
-    before: StoredOutcome,
+    before: Promise<StoredOutcome>,
     signal: AbortSignal | undefined,
   ): JobWait {
     let stop: () => void = () => {};
@@ -248,10 +251,10 @@ class QueueClient {
       let storePoll: NodeJS.Timeout | undefined;
       const lookInStore = (delayMs: number) => {
         storePoll = setTimeout(() => {
-          storedOutcome(memoUri).then(
-            (now) => {
+          Promise.all([before, storedOutcome(memoUri)]).then(
+            ([was, now]) => {
               if (settled) return;
-              if (outcomeChanged(before, now)) onFinished({ kind: 'stored' });
+              if (outcomeChanged(was, now)) onFinished({ kind: 'stored' });
               else lookInStore(Math.min(delayMs * 2, this.settings.storePollMaxMs));
             },
             (err: unknown) => {
@@ -261,7 +264,10 @@ class QueueClient {
           );
         }, delayMs);
       };
-      lookInStore(Math.min(FIRST_STORE_POLL_MS, this.settings.storePollMaxMs));
+      before.then(
+        () => !settled && lookInStore(Math.min(FIRST_STORE_POLL_MS, this.settings.storePollMaxMs)),
+        () => undefined,
+      );
       if (signal?.aborted) onAbort();
       else signal?.addEventListener('abort', onAbort, { once: true });
     });

@@ -10,7 +10,7 @@ import type { QueueJobData } from '../../../src/shims/queue/queue-job.js';
 import { redisSkipRequested, startRedis, type RedisServer } from '../../support/redis-server.js';
 import { useTempDir } from '../../support/temp-dir.js';
 import { until } from '../../support/until.js';
-import { cube, useQueueTestRunner } from './queue-functions.js';
+import { cube, overload, useQueueTestRunner } from './queue-functions.js';
 
 const skip = redisSkipRequested();
 const tempDir = useTempDir();
@@ -65,6 +65,47 @@ test.skipIf(skip)(
         await probe.close();
       }
     } finally {
+      await shim.close();
+    }
+  },
+  60_000,
+);
+
+test.skipIf(skip)(
+  'an error an earlier run left is not taken for the outcome of the call that runs again',
+  async () => {
+    const { uri } = tempDir();
+    const shim = queue({ connection: `${redis.url}/reruns`, pollMs: 60_000, storePollMaxMs: 100 });
+    useQueueTestRunner(new MemoizingRunner({ blobRoot: uri, shim }));
+    const probe = new Queue<QueueJobData>('reruns', { connection: { host: '127.0.0.1', port: redis.port } });
+    const ran = new Set<string>();
+    /** Runs the next queued job here, as a worker Redis never hears of. */
+    const runNextJob = async () => {
+      let job: Awaited<ReturnType<typeof probe.getWaiting>>[number] | undefined;
+      await until(
+        async () => (job = (await probe.getWaiting()).find((j) => !ran.has(j.id!))) !== undefined,
+        30_000,
+        'a job to be queued',
+      );
+      ran.add(job!.id!);
+      return runInvocation(parseRunArgv(job!.data.argv));
+    };
+    try {
+      const first = overload('again').catch((err: unknown) => err);
+      expect((await runNextJob()).status).toBe('user-error');
+      expect(await within(first, 20_000, 'the first call')).toMatchObject({ name: 'CapacityError' });
+
+      // Errors run again (rerunErrors): the stored error is the earlier run's, not this call's.
+      let settled = false;
+      const second = overload('again').catch((err: unknown) => err);
+      void second.finally(() => (settled = true));
+      await until(async () => (await probe.getWaitingCount()) === 2, 30_000, 'the second job to be queued');
+      await new Promise((resolve) => setTimeout(resolve, 1_000)); // many store polls, 100 ms apart
+      expect(settled).toBe(false);
+      expect((await runNextJob()).status).toBe('user-error');
+      expect(await within(second, 20_000, 'the second call')).toMatchObject({ name: 'CapacityError' });
+    } finally {
+      await probe.close();
       await shim.close();
     }
   },
