@@ -84,13 +84,12 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
     running++;
     try {
       const request = parseRunArgv(job.data.argv);
-      // Each start of the job (BullMQ re-runs a stalled one) fences with its own writer id.
-      if (request.writerId !== undefined)
-        request.writerId = await claimLeaseForAttempt(
-          request.memoUri,
-          request.writerId,
-          Math.max(1, job.attemptsStarted),
-        );
+      // A re-run of the job (BullMQ's `attemptsStarted` > 1: the first run's worker stopped
+      // renewing its lock, or memocall failed in it) takes the lease over under its own id, so
+      // the first run, should it wake up, is fenced out. The first run needs no write of its own.
+      const attempt = job.attemptsStarted;
+      if (request.writerId !== undefined && attempt > 1)
+        request.writerId = await claimLeaseForAttempt(request.memoUri, request.writerId, attempt);
       const report = await runAsQueueJob(() => runInvocation(request));
       options.onJobEnd?.({ jobId: job.id ?? '', memoUri, report, durationMs: Date.now() - started });
       return { status: report.status, runId: report.runId };

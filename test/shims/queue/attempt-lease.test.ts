@@ -2,7 +2,7 @@
 // attempt from an earlier one), never from another writer, never back; the caller keeps holding.
 import { expect, test } from 'vitest';
 import { lookupBlobStore } from '../../../src/index.js';
-import { readLease, tryAcquireLease } from '../../../src/execute/lease.js';
+import { adoptLease, readLease, tryAcquireLease } from '../../../src/execute/lease.js';
 import { memoFile } from '../../../src/protocol/memo-uri.js';
 import { claimLeaseForAttempt } from '../../../src/shims/queue/attempt-lease.js';
 import { useTempDir } from '../../support/temp-dir.js';
@@ -46,6 +46,25 @@ test("another writer's lease is left alone", async () => {
     expect(await claimLeaseForAttempt(memoUri, 'W', 1)).toBe('W#a1');
     expect((await holder()).writerId).toBe('V');
   } finally {
+    await lease.release();
+  }
+});
+
+test("the first run, under the caller's plain writer id, is fenced out once a re-run takes the lease over; the caller is not", async () => {
+  const { memoUri, lease } = await callerLease('W');
+  const store = lookupBlobStore(memoUri);
+  const firstRun = await adoptLease(store, memoFile.lease(memoUri), 'W');
+  try {
+    expect(await firstRun.stillHeld()).toBe(true);
+    expect(await claimLeaseForAttempt(memoUri, 'W', 2)).toBe('W#a2');
+    expect(await firstRun.stillHeld()).toBe(false);
+    await expect(firstRun.verify()).rejects.toMatchObject({ code: 'MEMOCALL_LEASE_LOST' });
+    const secondRun = await adoptLease(store, memoFile.lease(memoUri), 'W#a2');
+    await secondRun.verify();
+    await secondRun.release();
+    expect(await lease.stillHeld()).toBe(true);
+  } finally {
+    await firstRun.release();
     await lease.release();
   }
 });
