@@ -15,6 +15,7 @@ import {
   MAX_LEASE_TTL_MS,
   type LeaseRecord,
 } from '../protocol/lease-record.js';
+import { isWriterOrAttempt } from '../protocol/attempt-writer-id.js';
 import { readVersionedRecord } from '../protocol/read-record.js';
 import { LeaseLostError } from './errors.js';
 import { LeaseWatch } from './lease-watch.js';
@@ -72,11 +73,21 @@ function generationHint(bytes: Uint8Array | undefined): number {
   }
 }
 
-/** Why the stored lease no longer belongs to `writerId`, or undefined while it does. */
-function notHeldBecause(state: LeaseState | null, writerId: string, takenVerb: string): string | undefined {
+/**
+ * Why the stored lease no longer belongs to `writerId`, or undefined while it does. A re-run of a
+ * queued job takes the lease over under `<writerId>#a<n>`: still the acquirer's (`attemptsAreMine`),
+ * but no longer a cooperating holder's running under the plain or an earlier id.
+ */
+function notHeldBecause(
+  state: LeaseState | null,
+  writerId: string,
+  takenVerb: string,
+  attemptsAreMine: boolean,
+): string | undefined {
   if (!state) return 'the lease vanished';
   if (state.corrupt) return `the lease record is corrupt (${state.corrupt.message})`;
-  if (state.record.writerId !== writerId) return `${takenVerb} ${state.record.writerId}`;
+  const stored = state.record.writerId;
+  if (attemptsAreMine ? !isWriterOrAttempt(stored, writerId) : stored !== writerId) return `${takenVerb} ${stored}`;
   if (state.record.releasedAt !== undefined) return 'it was released';
   return undefined;
 }
@@ -273,7 +284,7 @@ export class HeldLease {
     if (this.released) throw new LeaseLostError(this.uri, this.writerId, 'it was released');
     if (this.mayRelease && Date.now() < this.confirmedAt + this.record.ttlMs / 2) return;
     const current = await readLeaseState(this.store, this.uri);
-    const detail = notHeldBecause(current, this.writerId, 'now held by');
+    const detail = notHeldBecause(current, this.writerId, 'now held by', this.mayRelease);
     if (detail !== undefined || !current?.record) {
       this.markLost(current?.record, detail ?? 'the lease vanished');
       throw new LeaseLostError(this.uri, this.writerId, detail ?? 'the lease vanished');
@@ -285,7 +296,10 @@ export class HeldLease {
   /** Whether the stored lease still names this writer (always reads, never throws LeaseLostError). */
   async stillHeld(): Promise<boolean> {
     if (this.isLost) return false;
-    return notHeldBecause(await readLeaseState(this.store, this.uri), this.writerId, 'held by') === undefined;
+    return (
+      notHeldBecause(await readLeaseState(this.store, this.uri), this.writerId, 'held by', this.mayRelease) ===
+      undefined
+    );
   }
 
   private async casUpdate(change: (record: LeaseRecord) => LeaseRecord): Promise<void> {
@@ -303,7 +317,7 @@ export class HeldLease {
       }
       // Someone wrote the lease: if it is our cooperating peer (same writer id), adopt its version.
       const current = await readLeaseState(this.store, this.uri);
-      const detail = notHeldBecause(current, this.writerId, 'taken over by');
+      const detail = notHeldBecause(current, this.writerId, 'taken over by', this.mayRelease);
       if (detail !== undefined || !current?.record) {
         this.markLost(current?.record, detail ?? 'the lease vanished');
         throw new LeaseLostError(this.uri, this.writerId, detail ?? 'the lease vanished');

@@ -42,6 +42,7 @@ import type { Shim, ShimContext } from '../shims/shim.js';
 import { shimRequest } from '../shims/shim-request.js';
 import { prepareArguments, receiveResult, shipArguments, validateResult } from '../execute/value-hooks.js';
 import { concatChunks } from '../core/concat-chunks.js';
+import { isWriterOrAttempt } from '../protocol/attempt-writer-id.js';
 
 export interface MemoizingRunnerOptions {
   /** Where invocations and results are stored. Default `file://~/.memocall`. */
@@ -362,7 +363,9 @@ export class MemoizingRunner {
     if (acceptErrorFrom === undefined) return undefined;
     const record = await readRecordOrWarn(store, memoFile.error(memoUri), decodeErrorRecord, 'treated as absent');
     if (!record) return undefined;
-    if (acceptErrorFrom === '*' || record.writerId === acceptErrorFrom) throw new RemoteError(record.error, memoUri);
+    // A queued run writes under one of the caller's attempt ids (`<writerId>#a<n>`).
+    if (acceptErrorFrom === '*' || isWriterOrAttempt(record.writerId, acceptErrorFrom))
+      throw new RemoteError(record.error, memoUri);
     return undefined;
   }
 

@@ -101,9 +101,10 @@ async function pingUntilReady(port: number, child: ChildProcess, timeoutMs: numb
 
 /**
  * Starts redis-server in the foreground as our child (not daemonized: its PID is ours to stop),
- * in memory only (`--save "" --appendonly no`), bound to 127.0.0.1.
+ * in memory only (`--save "" --appendonly no`), bound to 127.0.0.1 (and to `alsoBind`: a private
+ * link's address, for a test that cuts a worker off).
  */
-export async function startRedis(): Promise<RedisServer> {
+export async function startRedis(opts: { alsoBind?: string[] } = {}): Promise<RedisServer> {
   const binary = await ensureRedisInstalled();
   const dir = await mkdtemp(path.join(tmpdir(), 'memocall-redis-'));
   let lastError: unknown;
@@ -115,7 +116,9 @@ export async function startRedis(): Promise<RedisServer> {
         '--port',
         String(port),
         '--bind',
-        '127.0.0.1',
+        ['127.0.0.1', ...(opts.alsoBind ?? [])].join(' '),
+        // Protected mode refuses clients off loopback; an extra address is a private test link.
+        ...(opts.alsoBind?.length ? ['--protected-mode', 'no'] : []),
         '--save',
         '',
         '--appendonly',

@@ -43,6 +43,12 @@ export interface QueueOptions {
   connectTimeoutMs?: number;
   /** Besides listening for job events, each waiting call checks its job this often. Default 10 000 ms. */
   pollMs?: number;
+  /**
+   * Each waiting call also looks in the blob store for its outcome (one `head` of `result` and
+   * of `error`), first after 250 ms, then backing off to this period: a result is returned once
+   * stored even when Redis cannot tell (a worker cut off from Redis finished). Default 2 000 ms.
+   */
+  storePollMaxMs?: number;
   /** Redis connections are closed after this long without calls (so a finished program can exit). Default 1 000 ms. */
   idleCloseMs?: number;
   /** Finished jobs stay in Redis this long (for `getJob` and dashboards). Default 3 600 s. */
@@ -80,7 +86,7 @@ export function queue(options: QueueOptions): QueueShim {
   const attempts = options.attempts ?? 3;
   if (!Number.isInteger(attempts) || attempts < 1)
     throw new ConfigurationError(`queue({ attempts }) must be a whole number ≥ 1, got ${attempts}`);
-  for (const key of ['pollMs', 'idleCloseMs', 'keepFinishedSeconds', 'connectTimeoutMs'] as const) {
+  for (const key of ['pollMs', 'storePollMaxMs', 'idleCloseMs', 'keepFinishedSeconds', 'connectTimeoutMs'] as const) {
     const value = options[key];
     if (value !== undefined && (!Number.isFinite(value) || value < 0))
       throw new ConfigurationError(`queue({ ${key} }) must be a number ≥ 0, got ${value}`);
@@ -90,6 +96,7 @@ export function queue(options: QueueOptions): QueueShim {
     prefix: options.prefix ?? 'bull',
     attempts,
     pollMs: options.pollMs ?? 10_000,
+    storePollMaxMs: Math.max(options.storePollMaxMs ?? 2_000, 10),
     connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
     idleCloseMs: options.idleCloseMs ?? 1_000,
     keepFinishedSeconds: options.keepFinishedSeconds ?? 3_600,
@@ -110,6 +117,7 @@ interface ClientSettings {
   prefix: string;
   attempts: number;
   pollMs: number;
+  storePollMaxMs: number;
   connectTimeoutMs: number;
   idleCloseMs: number;
   keepFinishedSeconds: number;
@@ -125,6 +133,7 @@ type Finished =
   | { kind: 'completed'; result: QueueJobResult | undefined }
   | { kind: 'failed'; reason: string }
   | { kind: 'lost' }
+  | { kind: 'stored' }
   | { kind: 'closed' };
 
 /** A call waiting for its job; `stop` ends the wait (its listeners and timer) without settling. */
@@ -142,6 +151,8 @@ class QueueClient {
   private readonly waiters = new Map<string, Set<(finished: Finished) => void>>();
   /** Per job id, a check of its state now. */
   private readonly checks = new Map<string, () => void>();
+  /** Connections being closed (each settles within CLOSE_BUDGET_MS). */
+  private readonly closings = new Set<Promise<void>>();
 
   constructor(
     readonly location: QueueLocation,
@@ -159,7 +170,12 @@ class QueueClient {
     let waiting: JobWait | undefined;
     try {
       connected = await this.connect();
-      waiting = this.waitFor(connected, jobId, signal);
+      // What the store holds before the job can run: an error of an earlier run is not this job's
+      // outcome. Read alongside the add, off the call's path (the job's run takes several store
+      // round trips before it writes); without it, the call listens to Redis only.
+      const before = storedOutcome(memoUri);
+      before.catch((err: unknown) => debug('queue: reading the outcome of %s failed: %s', memoUri, err));
+      waiting = this.waitFor(connected, jobId, memoUri, before, signal);
       // Listening before adding: a fast job's `completed` event cannot be missed.
       const { keepFinishedSeconds, attempts } = this.settings;
       const data: QueueJobData = { argv: runArgv({ memoUri, writerId }), memoUri, functionId };
@@ -194,7 +210,13 @@ class QueueClient {
    * Resolves when the job has finished: its event, a check on a `duplicated` event (the job was
    * added before, and may have finished before we listened), or the periodic check. Settles once.
    */
-  private waitFor(connected: Connected, jobId: string, signal: AbortSignal | undefined): JobWait {
+  private waitFor(
+    connected: Connected,
+    jobId: string,
+    memoUri: string,
+    before: Promise<StoredOutcome>,
+    signal: AbortSignal | undefined,
+  ): JobWait {
     let stop: () => void = () => {};
     const promise = new Promise<Finished>((resolve, reject) => {
       let settled = false;
@@ -206,6 +228,7 @@ class QueueClient {
         set?.delete(onFinished);
         if (set?.size === 0) this.waiters.delete(jobId);
         clearInterval(poll);
+        clearTimeout(storePoll);
         signal?.removeEventListener('abort', onAbort);
         settle();
       };
@@ -223,6 +246,28 @@ class QueueClient {
       if (!set) this.waiters.set(jobId, (set = new Set()));
       set.add(onFinished);
       const poll = setInterval(check, this.settings.pollMs);
+      // The store is the outcome's one channel: Redis may not hear of it (a worker cut off from
+      // Redis that finished), so look there too, cheaply and backing off.
+      let storePoll: NodeJS.Timeout | undefined;
+      const lookInStore = (delayMs: number) => {
+        storePoll = setTimeout(() => {
+          Promise.all([before, storedOutcome(memoUri)]).then(
+            ([was, now]) => {
+              if (settled) return;
+              if (outcomeChanged(was, now)) onFinished({ kind: 'stored' });
+              else lookInStore(Math.min(delayMs * 2, this.settings.storePollMaxMs));
+            },
+            (err: unknown) => {
+              debug('queue: looking for the outcome of %s failed: %s', memoUri, err);
+              if (!settled) lookInStore(this.settings.storePollMaxMs);
+            },
+          );
+        }, delayMs);
+      };
+      before.then(
+        () => !settled && lookInStore(Math.min(FIRST_STORE_POLL_MS, this.settings.storePollMaxMs)),
+        () => undefined,
+      );
       if (signal?.aborted) onAbort();
       else signal?.addEventListener('abort', onAbort, { once: true });
     });
@@ -266,7 +311,7 @@ class QueueClient {
     const events = new QueueEvents(name, { connection: { ...connection }, prefix });
     const closeBoth = async () => {
       givenUp = true;
-      await Promise.allSettled([events.close(), queue.close()]);
+      await settledWithin([events.close(), queue.close()], CLOSE_BUDGET_MS);
     };
     // Without listeners an 'error' event would crash the process; ioredis reconnects by itself.
     queue.on('error', (err) => debug('queue %s: %s', name, err));
@@ -304,15 +349,25 @@ class QueueClient {
     if (this.pending === 0) await this.close();
   }
 
-  /** Closes the connections now; calls still waiting fail (they could not hear of their jobs any more). */
+  /**
+   * Closes the connections now; calls still waiting fail (they could not hear of their jobs any
+   * more). Settles within about CLOSE_BUDGET_MS (plus the connect timeout of a connection still
+   * opening), however Redis is doing; a second call waits for the same closing.
+   */
   async close(): Promise<void> {
     clearTimeout(this.idleTimer);
     for (const jobId of [...this.waiters.keys()]) this.deliver(jobId, { kind: 'closed' });
     const connection = this.connection;
     this.connection = undefined;
-    if (!connection) return;
-    const connected = await connection.catch(() => undefined);
-    if (connected) await connected.close();
+    if (connection) {
+      const closing = connection.then(
+        (connected) => connected.close(),
+        () => undefined,
+      );
+      this.closings.add(closing);
+      void closing.finally(() => this.closings.delete(closing));
+    }
+    await Promise.all([...this.closings]);
   }
 }
 
@@ -327,11 +382,50 @@ async function inspectJob(queue: Queue, jobId: string): Promise<Finished | undef
   return undefined;
 }
 
-async function outcomeStored(memoUri: string): Promise<boolean> {
+/**
+ * How long closing a queue's connections may take. BullMQ's close waits for its connection's
+ * `end` event, which ioredis never emits for a connection closed while it waits to reconnect
+ * (Redis unreachable): without a bound, `await shim.close()` never settled and, nothing else
+ * keeping the process alive, Node exited with 13 (an unsettled top-level await).
+ */
+const CLOSE_BUDGET_MS = 2_000;
+
+/** Waits for `closings` to settle, for at most `budgetMs` (a timer that keeps the process alive until then). */
+async function settledWithin(closings: Promise<unknown>[], budgetMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, budgetMs)));
+  try {
+    await Promise.race([Promise.allSettled(closings), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+  for (const closing of closings) closing.catch((err: unknown) => debug('queue: closing failed: %s', err));
+}
+
+/** The first look in the store for a waiting call's outcome. */
+const FIRST_STORE_POLL_MS = 250;
+
+/** The versions of `result` and `error` stored now (null: absent). */
+interface StoredOutcome {
+  result: string | null;
+  error: string | null;
+}
+
+async function storedOutcome(memoUri: string): Promise<StoredOutcome> {
   const store = lookupBlobStore(memoUri);
   const [result, error] = await Promise.all([
     store.head(memoFile.result(memoUri)),
     store.head(memoFile.error(memoUri)),
   ]);
-  return result !== null || error !== null;
+  return { result: result?.etag ?? null, error: error?.etag ?? null };
+}
+
+/** A result or error written since `before` (a new version, not one an earlier run left). */
+function outcomeChanged(before: StoredOutcome, now: StoredOutcome): boolean {
+  return (now.result !== null && now.result !== before.result) || (now.error !== null && now.error !== before.error);
+}
+
+async function outcomeStored(memoUri: string): Promise<boolean> {
+  const now = await storedOutcome(memoUri);
+  return now.result !== null || now.error !== null;
 }

@@ -6,6 +6,7 @@ import { importOptionalDependency } from '../../core/optional-dependency.js';
 import { queueLocation } from './queue-connection.js';
 import { QUEUE_JOB_NAME, type QueueJobData, type QueueJobResult } from './queue-job.js';
 import { runAsQueueJob } from './queue-nesting.js';
+import { claimLeaseForAttempt } from './attempt-lease.js';
 import { runInvocation, type RunReport } from '../../execute/remote-entry.js';
 import { parseRunArgv } from '../../protocol/run-argv.js';
 
@@ -82,7 +83,14 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
     const memoUri = job.data.memoUri;
     running++;
     try {
-      const report = await runAsQueueJob(() => runInvocation(parseRunArgv(job.data.argv)));
+      const request = parseRunArgv(job.data.argv);
+      // A re-run of the job (BullMQ's `attemptsStarted` > 1: the first run's worker stopped
+      // renewing its lock, or memocall failed in it) takes the lease over under its own id, so
+      // the first run, should it wake up, is fenced out. The first run needs no write of its own.
+      const attempt = job.attemptsStarted;
+      if (request.writerId !== undefined && attempt > 1)
+        request.writerId = await claimLeaseForAttempt(request.memoUri, request.writerId, attempt);
+      const report = await runAsQueueJob(() => runInvocation(request));
       options.onJobEnd?.({ jobId: job.id ?? '', memoUri, report, durationMs: Date.now() - started });
       return { status: report.status, runId: report.runId };
     } catch (err) {

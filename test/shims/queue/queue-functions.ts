@@ -4,7 +4,9 @@
 // environment it was started with:
 //   MEMOCALL_TEST_LOG   a file each execution appends `<name> <arg> <pid>` to
 //   MEMOCALL_TEST_QUEUE the Redis URL of the queue (nested calls of the worker go through it)
-import { appendFileSync } from 'node:fs';
+//   MEMOCALL_TEST_GATES a directory: `gated` waits for a file named after its process id there
+import { appendFileSync, existsSync } from 'node:fs';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MemoizingRunner, queue, useRunner } from '../../../src/index.js';
 
@@ -58,4 +60,15 @@ export const nap = useRunner(runner, async (ms: number, tag: string) => {
   logExecution('nap', tag);
   await sleep(ms);
   return `napped ${ms} in ${process.pid}`;
+});
+
+/**
+ * Logs its start, then waits until `$MEMOCALL_TEST_GATES/<pid>` exists: the test decides when
+ * the run in each process may finish.
+ */
+export const gated = useRunner(runner, async (tag: string) => {
+  logExecution('gated', tag);
+  const gate = path.join(process.env.MEMOCALL_TEST_GATES ?? '.', String(process.pid));
+  while (!existsSync(gate)) await sleep(25);
+  return { tag, pid: process.pid };
 });

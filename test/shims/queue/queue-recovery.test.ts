@@ -18,10 +18,11 @@ import {
 import { memoFile } from '../../../src/protocol/memo-uri.js';
 import { decodeResultRecord } from '../../../src/protocol/result-record.js';
 import { readLease } from '../../../src/execute/lease.js';
+import { parseAttemptWriterId } from '../../../src/protocol/attempt-writer-id.js';
 import { queueJobId } from '../../../src/shims/queue/queue-job.js';
 import { redisSkipRequested, startRedis, type RedisServer } from '../../support/redis-server.js';
 import { useTempDir } from '../../support/temp-dir.js';
-import { nap, useQueueTestRunner } from './queue-functions.js';
+import { gated, nap, useQueueTestRunner } from './queue-functions.js';
 import { startWorker, type WorkerProcess } from './workers.js';
 import { until } from '../../support/until.js';
 
@@ -55,8 +56,8 @@ async function setup(queueName: string, lockMs = 2_000, concurrency = 1) {
   const url = `${redis.url}/${queueName}`;
   const args = ['--lock-ms', String(lockMs), '--stalled-interval-ms', '500', '--concurrency', String(concurrency)];
   workers = await Promise.all([
-    startWorker(url, args, { MEMOCALL_TEST_LOG: log }),
-    startWorker(url, args, { MEMOCALL_TEST_LOG: log }),
+    startWorker(url, args, { MEMOCALL_TEST_LOG: log, MEMOCALL_TEST_GATES: logDir }),
+    startWorker(url, args, { MEMOCALL_TEST_LOG: log, MEMOCALL_TEST_GATES: logDir }),
   ]);
   const { uri } = tempDir();
   const runnerFor = () => {
@@ -114,7 +115,9 @@ test.skipIf(skip)(
     const aborted = withSignal(controller.signal, () => nap(6_000, 'moved-on')).catch((e: unknown) => e);
     await until(() => s.executions().length === 1, 30_000, 'a worker to start the job');
     const memoUri = await nap.memoUri(6_000, 'moved-on');
+    // The first run holds the lease under the caller's own writer id.
     const firstWriter = (await readLease(lookupBlobStore(memoUri), memoFile.lease(memoUri)))!.record.writerId;
+    expect(parseAttemptWriterId(firstWriter)).toBeUndefined();
     const victimPid = Number(s.executions()[0]!.split(' ').at(-1));
     const victim = workers.find((w) => w.pid === victimPid)!;
     const survivor = workers.find((w) => w.pid !== victimPid)!;
@@ -147,6 +150,46 @@ test.skipIf(skip)(
     expect(await metaOutcomes(memoUri)).toEqual(['lease-lost', 'result']);
     // The function ran twice: in the killed worker, and for the new caller. The re-run ran nothing.
     expect(s.executions()).toEqual([`nap "moved-on" ${victimPid}`, `nap "moved-on" ${survivor.pid}`]);
+  },
+  90_000,
+);
+
+test.skipIf(skip)(
+  'a worker paused past its lock (SIGSTOP) is told apart from the re-run: resumed, it stores nothing; the re-run stores the one result',
+  async () => {
+    const s = await setup('paused-worker');
+    useQueueTestRunner(s.runnerFor());
+    const call = gated('paused');
+    await until(() => s.executions().length === 1, 30_000, 'a worker to start the job');
+    const memoUri = await gated.memoUri('paused');
+    const store = lookupBlobStore(memoUri);
+    const pausedPid = Number(s.executions()[0]!.split(' ').at(-1));
+    const survivor = workers.find((w) => w.pid !== pausedPid)!;
+    const callerWriter = (await readLease(store, memoFile.lease(memoUri)))!.record.writerId;
+    expect(parseAttemptWriterId(callerWriter)).toBeUndefined(); // the first run writes no lease of its own
+    process.kill(pausedPid, 'SIGSTOP');
+    try {
+      // Its lock lapses: BullMQ gives the job to the other worker, a second attempt.
+      await until(() => s.executions().length === 2, 30_000, 'the stalled job to be re-run');
+      expect(s.executions()[1]).toBe(`gated "paused" ${survivor.pid}`);
+      // It took the lease over under its own id: the paused run's (the caller's) no longer fences.
+      expect((await readLease(store, memoFile.lease(memoUri)))!.record.writerId).toBe(`${callerWriter}#a2`);
+    } finally {
+      process.kill(pausedPid, 'SIGCONT');
+    }
+    // The paused run wakes up and finishes first, while the caller still holds its lease: the
+    // writer id alone could not tell the two runs apart; its attempt id can.
+    writeFileSync(path.join(logDir, String(pausedPid)), '');
+    await until(
+      async () => (await metaOutcomes(memoUri)).includes('lease-lost'),
+      30_000,
+      'the resumed run to find its lease taken',
+    );
+    expect(await store.head(memoFile.result(memoUri))).toBeNull();
+    writeFileSync(path.join(logDir, String(survivor.pid)), '');
+    expect(await call).toEqual({ tag: 'paused', pid: survivor.pid });
+    expect(await metaOutcomes(memoUri)).toEqual(['lease-lost', 'result']);
+    expect(await filesUnder(memoUri, 'lost-race')).toEqual([]);
   },
   90_000,
 );

@@ -1,7 +1,8 @@
 // Starts `memocall worker` processes for the queue tests: from source through tsx, so that the
 // workers load the very memocall the test functions import.
-import type { ChildProcess } from 'node:child_process';
-import { finished, spawnTs, waitForLine, type ChildResult } from '../../support/child.js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { finished, projectRoot, spawnTs, tsxLoader, waitForLine, type ChildResult } from '../../support/child.js';
 
 export interface WorkerProcess {
   child: ChildProcess;
@@ -16,8 +17,26 @@ export async function startWorker(
   queueUrl: string,
   args: string[] = [],
   env: Record<string, string> = {},
+  netns?: string,
 ): Promise<WorkerProcess> {
-  const child = spawnTs('src/cli/main.ts', ['worker', '--queue', queueUrl, ...args], { env });
+  const argv = ['worker', '--queue', queueUrl, ...args];
+  // In a network namespace: `ip netns exec` execs node in place (the pid is the worker's).
+  const child = netns
+    ? spawn(
+        'ip',
+        [
+          'netns',
+          'exec',
+          netns,
+          process.execPath,
+          '--import',
+          tsxLoader,
+          path.join(projectRoot, 'src/cli/main.ts'),
+          ...argv,
+        ],
+        { cwd: projectRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+      )
+    : spawnTs('src/cli/main.ts', argv, { env });
   // Attach the collector first: it must see all output (waitForLine only watches).
   const ended = finished(child);
   await waitForLine(child, 'listening on queue', 60_000);
