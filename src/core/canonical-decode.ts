@@ -278,18 +278,40 @@ addExtension({
   decode: (data: unknown) => (decoding > 0 ? decodeExtendedTime(data) : new Tag(data, CborTag.extendedTime)),
 } as unknown as Parameters<typeof addExtension>[0]);
 
-const decoder = new Decoder({
+const DECODER_OPTIONS = {
   useRecords: false,
   mapsAsObjects: true, // untagged maps are plain objects; tag 259 maps are Maps
   copyBuffers: true, // byte strings and typed arrays own their memory, never a view of `bytes`
   int64AsNumber: true, // 8-byte integer heads are safe integers here, not bigints
-} as Options);
+} as Options;
+const decoder = new Decoder(DECODER_OPTIONS);
+// For bytes marked private: byte strings, and typed arrays where aligned, are views of them.
+const viewingDecoder = new Decoder({ ...DECODER_OPTIONS, copyBuffers: false } as Options);
+
+/**
+ * Bytes that only their decoder's caller will ever read, so their decoded byte strings may be
+ * views of them instead of copies (see markDecodedViewsSafe).
+ */
+const privateBytes = new WeakSet<Uint8Array>();
+
+/**
+ * Declares that `bytes` (this very object) is read by nobody but whoever decodes it, and never
+ * changes: decodeCanonical(bytes) then returns byte strings, and typed arrays where aligned, as
+ * views of its memory instead of copies, which keep it alive. Only for bytes made for one
+ * decoding, such as an invocation's arguments: never for bytes shared between callers (a cached
+ * result), where a user writing into a returned array would change what the next caller gets.
+ */
+export function markDecodedViewsSafe(bytes: Uint8Array): Uint8Array {
+  privateBytes.add(bytes);
+  return bytes;
+}
 
 /**
  * Decode bytes written by encodeCanonical. Maps become plain objects (tag 259: Map), byte strings
  * Uint8Array, bignums bigint, tag 258 Set, tag 1001 Date, RFC 8746 tags typed arrays, tag 27 the
  * registered class via its codec. Anything outside that subset throws MemocallError
- * `MEMOCALL_DECODE` before any value is built.
+ * `MEMOCALL_DECODE` before any value is built. Byte strings and typed arrays own their memory,
+ * unless `bytes` was marked with markDecodedViewsSafe.
  */
 export function decodeCanonical(bytes: Uint8Array): unknown {
   if (!(bytes instanceof Uint8Array)) {
@@ -301,7 +323,7 @@ export function decodeCanonical(bytes: Uint8Array): unknown {
   scan(view);
   decoding++;
   try {
-    return decoder.decode(view);
+    return (privateBytes.has(bytes) ? viewingDecoder : decoder).decode(view);
   } catch (error) {
     if (error instanceof MemocallError) throw error;
     throw new MemocallError('MEMOCALL_DECODE', `could not decode: ${(error as Error)?.message ?? String(error)}`, {
