@@ -7,7 +7,7 @@ import { decodeCanonical } from '../../src/core/canonical-decode.js';
 import { encodeCanonical } from '../../src/core/canonical-encode.js';
 import { concatChunks } from '../../src/core/concat-chunks.js';
 import { KEY_FORMAT_VERSION } from '../../src/core/key-format.js';
-import { MemoizingRunner, lookupBlobStore, useRunner } from '../../src/index.js';
+import { MemoizingRunner, lookupBlobStore, registerCodec, useRunner } from '../../src/index.js';
 import { memoFile } from '../../src/protocol/memo-uri.js';
 import {
   decodeInvocation,
@@ -110,6 +110,25 @@ describe('the invocation built from argument chunks', () => {
     expect(decoded.buffer).not.toBe(result.buffer);
     decoded[0] = decoded[0]! ^ 0xff;
     expect((decodeCanonical(result) as Uint8Array)[0]).toBe(big[0]);
+  });
+
+  test('decoded into views, a codec still gets bytes of its own (one that keeps `.buffer` as its data)', () => {
+    class Samples {
+      constructor(readonly memory: ArrayBuffer) {}
+    }
+    registerCodec(
+      'test-large-arguments/Samples',
+      Samples,
+      (s) => new Uint8Array(s.memory),
+      (payload: Uint8Array) => new Samples(payload.buffer as ArrayBuffer),
+    );
+    const big = randomBytes(128 * 1024);
+    const samples = new Samples(new Uint8Array(randomBytes(100 * 1024)).buffer);
+    const { bytes, record } = encodeInvocationOfChunks(fields, encodeArgs([big, { samples }]));
+    const [view, inside] = decodeCanonical(record.args) as [Uint8Array, { samples: Samples }];
+    expect(view.buffer).toBe(bytes.buffer);
+    expect(inside.samples).toBeInstanceOf(Samples);
+    expect(Buffer.from(inside.samples.memory).equals(Buffer.from(samples.memory))).toBe(true);
   });
 
   test('is what a samethread call stores', async () => {
