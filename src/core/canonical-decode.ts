@@ -227,7 +227,37 @@ function decodeNamedObject(data: unknown): unknown {
       `no codec is registered under the name "${name}" (register it with registerCodec before decoding)`,
     );
   }
-  return codec.decode(payload);
+  // A codec may keep `.buffer` of a byte string as its own (memocall:ArrayBuffer does): it gets copies.
+  return codec.decode(viewedBuffer === undefined ? payload : withOwnMemory(payload, viewedBuffer));
+}
+
+/** The memory decoded byte strings are views of (a decoding of marked bytes), else undefined. */
+let viewedBuffer: ArrayBufferLike | undefined;
+
+/**
+ * `value` with every byte string or typed array that is a view of `shared` replaced by a copy,
+ * in place (a payload is freshly decoded, nobody else holds it). Class instances inside were
+ * built by their own codecs from copies already.
+ */
+function withOwnMemory(value: unknown, shared: ArrayBufferLike): unknown {
+  if (ArrayBuffer.isView(value)) {
+    return value.buffer === shared ? (value as Uint8Array).slice() : value;
+  }
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) value[i] = withOwnMemory(value[i], shared);
+  } else if (value instanceof Map) {
+    const entries = [...value];
+    value.clear();
+    for (const [k, v] of entries) value.set(withOwnMemory(k, shared), withOwnMemory(v, shared));
+  } else if (value instanceof Set) {
+    const elements = [...value];
+    value.clear();
+    for (const e of elements) value.add(withOwnMemory(e, shared));
+  } else if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    const record = value as Record<string, unknown>;
+    for (const key of Object.keys(record)) record[key] = withOwnMemory(record[key], shared);
+  }
+  return value;
 }
 
 // cbor-x's default for tag 27 (cbor.schmorp.de/generic-object), kept for other cbor-x users.
@@ -278,18 +308,40 @@ addExtension({
   decode: (data: unknown) => (decoding > 0 ? decodeExtendedTime(data) : new Tag(data, CborTag.extendedTime)),
 } as unknown as Parameters<typeof addExtension>[0]);
 
-const decoder = new Decoder({
+const DECODER_OPTIONS = {
   useRecords: false,
   mapsAsObjects: true, // untagged maps are plain objects; tag 259 maps are Maps
   copyBuffers: true, // byte strings and typed arrays own their memory, never a view of `bytes`
   int64AsNumber: true, // 8-byte integer heads are safe integers here, not bigints
-} as Options);
+} as Options;
+const decoder = new Decoder(DECODER_OPTIONS);
+// For bytes marked private: byte strings, and typed arrays where aligned, are views of them.
+const viewingDecoder = new Decoder({ ...DECODER_OPTIONS, copyBuffers: false } as Options);
+
+/**
+ * Bytes that only their decoder's caller will ever read, so their decoded byte strings may be
+ * views of them instead of copies (see markDecodedViewsSafe).
+ */
+const privateBytes = new WeakSet<Uint8Array>();
+
+/**
+ * Declares that `bytes` (this very object) is read by nobody but whoever decodes it, and never
+ * changes: decodeCanonical(bytes) then returns byte strings, and typed arrays where aligned, as
+ * views of its memory instead of copies, which keep it alive. Only for bytes made for one
+ * decoding, such as an invocation's arguments: never for bytes shared between callers (a cached
+ * result), where a user writing into a returned array would change what the next caller gets.
+ */
+export function markDecodedViewsSafe(bytes: Uint8Array): Uint8Array {
+  privateBytes.add(bytes);
+  return bytes;
+}
 
 /**
  * Decode bytes written by encodeCanonical. Maps become plain objects (tag 259: Map), byte strings
  * Uint8Array, bignums bigint, tag 258 Set, tag 1001 Date, RFC 8746 tags typed arrays, tag 27 the
  * registered class via its codec. Anything outside that subset throws MemocallError
- * `MEMOCALL_DECODE` before any value is built.
+ * `MEMOCALL_DECODE` before any value is built. Byte strings and typed arrays own their memory,
+ * unless `bytes` was marked with markDecodedViewsSafe (even then, a codec's payload owns its).
  */
 export function decodeCanonical(bytes: Uint8Array): unknown {
   if (!(bytes instanceof Uint8Array)) {
@@ -299,9 +351,12 @@ export function decodeCanonical(bytes: Uint8Array): unknown {
   // and caches a DataView on the object it is given, which must not be the caller's.
   const view = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   scan(view);
+  const views = privateBytes.has(bytes);
+  const outerViewed = viewedBuffer;
+  viewedBuffer = views ? view.buffer : undefined;
   decoding++;
   try {
-    return decoder.decode(view);
+    return (views ? viewingDecoder : decoder).decode(view);
   } catch (error) {
     if (error instanceof MemocallError) throw error;
     throw new MemocallError('MEMOCALL_DECODE', `could not decode: ${(error as Error)?.message ?? String(error)}`, {
@@ -309,5 +364,6 @@ export function decodeCanonical(bytes: Uint8Array): unknown {
     });
   } finally {
     decoding--;
+    viewedBuffer = outerViewed;
   }
 }

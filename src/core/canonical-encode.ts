@@ -836,6 +836,13 @@ export function encodeCanonicalChunks(value: unknown, rootPath = 'value'): Uint8
   }
 }
 
+/** The head of a byte string of `length` bytes (its content follows it), shortest form. */
+export function byteStringHead(length: number): Uint8Array {
+  const writer = new CanonicalWriter();
+  writer.head(MAJOR_BYTES, length);
+  return writer.buf.slice(0, writer.pos);
+}
+
 /** The canonical encoding of `value` in one buffer (see encodeCanonicalChunks). */
 export function encodeCanonical(value: unknown, rootPath = 'value'): Uint8Array {
   // A lone chunk is always the writer's own copy (a zero-copy view is preceded by its head).

@@ -23,7 +23,7 @@ import { lookupFunction } from '../identity/function-registry.js';
 import { currentInvocation, isRunningAbove } from '../execute/invocation-context.js';
 import { ImportTimeCallError, isShimChild, parentWriters, WaitsOnParentError } from '../execute/parent-chain.js';
 import { callerFrame, originalSourceFile } from '../identity/source-location.js';
-import { encodeInvocation, type InvocationRecord } from '../protocol/invocation-record.js';
+import { encodeInvocationOfChunks } from '../protocol/invocation-record.js';
 import { tryAcquireLease, type HeldLease } from '../execute/lease.js';
 import { LeaseWatch } from '../execute/lease-watch.js';
 import { MAX_LEASE_TTL_MS } from '../protocol/lease-record.js';
@@ -41,7 +41,6 @@ import { runsInProcess, samethread } from '../shims/samethread.js';
 import type { Shim, ShimContext } from '../shims/shim.js';
 import { shimRequest } from '../shims/shim-request.js';
 import { prepareArguments, receiveResult, shipArguments, validateResult } from '../execute/value-hooks.js';
-import { concatChunks } from '../core/concat-chunks.js';
 import { isWriterOrAttempt } from '../protocol/attempt-writer-id.js';
 
 export interface MemoizingRunnerOptions {
@@ -402,18 +401,21 @@ export class MemoizingRunner {
     }
     // Holding the lease: a stale result is replaced by this run (results are otherwise write-once).
     if (staleResults.delete(memoUri)) await store.delete(memoFile.result(memoUri));
-    const invocation: InvocationRecord = {
-      format: KEY_FORMAT_VERSION,
-      memo: parts,
-      functionId: spec.functionId,
-      moduleId: spec.moduleId,
-      runtimeModule: spec.runtimeModule,
-      args: concatChunks(chunks),
-      invokedAt: new Date().toISOString(),
-      invokedBy: invokedBy(),
-      writerId,
-      codeRoot: lookupFunction(spec.functionId)?.location.codeRoot,
-    };
+    // One copy of the arguments, however large: the bytes written, whose view the in-process run decodes.
+    const { bytes: invocationBytes, record: invocation } = encodeInvocationOfChunks(
+      {
+        format: KEY_FORMAT_VERSION,
+        memo: parts,
+        functionId: spec.functionId,
+        moduleId: spec.moduleId,
+        runtimeModule: spec.runtimeModule,
+        invokedAt: new Date().toISOString(),
+        invokedBy: invokedBy(),
+        writerId,
+        codeRoot: lookupFunction(spec.functionId)?.location.codeRoot,
+      },
+      chunks,
+    );
     // On a miss only (a hit never uploads): make the arguments readable where the shim runs them.
     const shipped = shipArguments(argumentsOf.get(chunks) ?? [], {
       memoUri,
@@ -440,7 +442,7 @@ export class MemoizingRunner {
       : () => this.shim(request, ctx);
     offerInvocation(memoUri, invocation);
     try {
-      const written = store.put(memoFile.invocation(memoUri), encodeInvocation(invocation));
+      const written = store.put(memoFile.invocation(memoUri), invocationBytes);
       // A remote reads the invocation from storage, so it must be there first; in-process it is handed over.
       if (runsInProcess(this.shim)) {
         // Settle both before the lease can be released, then report the first failure. An

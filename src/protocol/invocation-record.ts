@@ -1,4 +1,5 @@
-import { encodeCanonical } from '../core/canonical-encode.js';
+import { markDecodedViewsSafe } from '../core/canonical-decode.js';
+import { byteStringHead, encodeCanonical } from '../core/canonical-encode.js';
 import { redactUris } from '../core/redact-uri.js';
 import type { KEY_FORMAT_VERSION } from '../core/key-format.js';
 import { CorruptRecordError } from './corrupt-record.js';
@@ -38,6 +39,57 @@ export function encodeInvocation(record: InvocationRecord): Uint8Array {
   return encodeCanonical(stripUndefined(record), 'invocation');
 }
 
+/** An invocation's bytes, and its record, whose `args` is a view of those bytes. */
+export interface EncodedInvocation {
+  bytes: Uint8Array;
+  record: InvocationRecord;
+}
+
+// The canonical encoding of the key "args" followed by an empty byte string.
+const ARGS_KEY_AND_EMPTY_VALUE = [0x64, 0x61, 0x72, 0x67, 0x73, 0x40];
+
+/**
+ * The invocation of `fields` with the arguments encoded as `argsChunks` (encodeArgs' chunks,
+ * large ones views of the caller's memory): the same bytes as encodeInvocation, built with one
+ * copy of the arguments, however large. The record's `args` is a view of those bytes, marked so
+ * that decoding it returns its byte strings as views too (markDecodedViewsSafe): an in-process
+ * run then holds no copy of its own. Those bytes are being written while it runs; a memoized
+ * function must not write into its arguments.
+ */
+export function encodeInvocationOfChunks(
+  fields: Omit<InvocationRecord, 'args'>,
+  argsChunks: readonly Uint8Array[],
+): EncodedInvocation {
+  // Canonical order puts `args` first (the shortest key, and before `memo`): the skeleton is the
+  // map's one-byte head, "args" with an empty value, then every other field.
+  const skeleton = encodeCanonical(stripUndefined({ ...fields, args: new Uint8Array(0) }), 'invocation');
+  const at = 1;
+  if (
+    skeleton[0]! >> 5 !== 5 ||
+    (skeleton[0]! & 0x1f) >= 24 ||
+    ARGS_KEY_AND_EMPTY_VALUE.some((b, i) => skeleton[at + i] !== b)
+  ) {
+    throw new Error('internal: the invocation does not start with its args field');
+  }
+  let argsLength = 0;
+  for (const chunk of argsChunks) argsLength += chunk.byteLength;
+  const head = byteStringHead(argsLength);
+  const keyEnd = at + ARGS_KEY_AND_EMPTY_VALUE.length - 1; // before the empty value's head
+  const rest = skeleton.subarray(keyEnd + 1);
+  const bytes = new Uint8Array(keyEnd + head.byteLength + argsLength + rest.byteLength);
+  bytes.set(skeleton.subarray(0, keyEnd), 0);
+  bytes.set(head, keyEnd);
+  const argsStart = keyEnd + head.byteLength;
+  let offset = argsStart;
+  for (const chunk of argsChunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  bytes.set(rest, offset);
+  const args = markDecodedViewsSafe(bytes.subarray(argsStart, argsStart + argsLength));
+  return { bytes, record: { ...fields, args } };
+}
+
 /**
  * The record read from `uri` (for messages), checked field by field: throws CorruptRecordError
  * for anything memocall does not write. Only the shape: whether its module may be imported is
@@ -60,6 +112,8 @@ export function decodeInvocation(bytes: Uint8Array, uri = 'invocation'): Invocat
     stringField(record, 'codeRoot', { optional: true }),
   );
   if (problem) throw new CorruptRecordError(uri, problem);
+  // The record's own copy, read only to decode the arguments from: they may be views of it.
+  markDecodedViewsSafe(record.args as Uint8Array);
   return record as unknown as InvocationRecord;
 }
 
