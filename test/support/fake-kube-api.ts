@@ -95,6 +95,8 @@ export interface FakeKubeApi {
   readonly openWatches: number;
   /** The most watch streams open at once so far. */
   readonly peakWatches: number;
+  /** Watches answered 410 Gone so far (their version was older than the watch cache). */
+  readonly expiredWatches: number;
   /** The last resource version handed out. */
   readonly resourceVersion: number;
   /** When set, every watch request is answered with this status (401 Unauthorized, 403 Forbidden). */
@@ -169,6 +171,7 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
   /** Every open watch response, silent ones included (restart cuts them all). */
   const streams = new Set<ServerResponse>();
   let peakWatches = 0;
+  let expiredWatches = 0;
   let throttled = { count: 0, retryAfterSeconds: 1 };
   let closed = false;
 
@@ -495,6 +498,7 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
       const from = url.searchParams.get('resourceVersion');
       if (from && from !== '0' && Number(from) < cacheStartRv) {
         // As the watch cache does: one ERROR event, then the end of the stream.
+        expiredWatches++;
         const gone = statusBody(410, 'Expired', `too old resource version: ${from} (${cacheStartRv})`);
         res.end(`${JSON.stringify({ type: 'ERROR', object: gone })}\n`);
         return;
@@ -593,6 +597,9 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
     },
     get peakWatches() {
       return peakWatches;
+    },
+    get expiredWatches() {
+      return expiredWatches;
     },
     get resourceVersion() {
       return resourceVersion;
