@@ -7,7 +7,7 @@ import { importOptionalDependency } from '../../core/optional-dependency.js';
 import { memoFile } from '../../protocol/memo-uri.js';
 import type { Shim, ShimContext, ShimRequest } from '../shim.js';
 import { onTermination } from '../../execute/termination.js';
-import { K8sJobFailedError, K8sJobVanishedError } from './errors.js';
+import { K8sApiError, K8sJobFailedError, K8sJobVanishedError } from './errors.js';
 import { buildJobManifest } from './job-manifest.js';
 import { ANNOTATION, LABEL, MANAGED_BY, jobNameFor, labelSelector, memoUriHash } from './job-naming.js';
 import { isJobActive } from './job-state.js';
@@ -189,6 +189,9 @@ async function runAsJob(request: ShimRequest, ctx: ShimContext, state: ShimState
       if (submitted) await jobs.delete(name, 'Foreground').catch(() => undefined);
       throw abortErrorOf(signal, memoUri);
     }
+    // The cluster will not let us watch (401/403): nobody can wait for the Job, so stop it.
+    if (submitted && err instanceof K8sApiError && (err.status === 401 || err.status === 403))
+      await jobs.delete(name, 'Foreground').catch(() => undefined);
     throw err;
   } finally {
     forgetLive();
