@@ -51,7 +51,9 @@ const expiredBefore = fake.expiredWatches;
 fake.restart();
 await until(() => fake.openWatches >= 1 && fake.expiredWatches > expiredBefore, 'the watch to come back');
 await sleep(1_000);
-const restartRequests = fake.requests.length - beforeRestart;
+const recovery = fake.requests.slice(beforeRestart);
+const recoveryWatches = recovery.filter((r) => r.includes('watch=true')).length;
+const recoveryLists = recovery.length - recoveryWatches;
 
 for (const controller of controllers) controller.abort(new Error('bench over'));
 await Promise.all(waits);
@@ -63,4 +65,6 @@ console.log(
 );
 console.log(`  watch streams open while waiting: ${open} (peak ${fake.peakWatches})`);
 console.log(`  requests while waiting: ${perSecond.toFixed(2)}/s over ${seconds} s`);
-console.log(`  an API server restart (watches cut, 410 Gone): ${restartRequests} requests to recover`);
+console.log(
+  `  an API server restart (watches cut, 410 Gone), the next ~2 s: ${recoveryWatches} watch requests (${fake.expiredWatches - expiredBefore} answered 410), ${recoveryLists} LISTs (one to restart from, any others the backup LIST every pollMs)`,
+);
