@@ -17,7 +17,7 @@ let fake: FakeKubeApi;
 
 beforeAll(async () => {
   // A small watch cache: a few dozen events push a version out of it.
-  fake = await startFakeKubeApi({ watchCacheSize: 50, bookmarkIntervalMs: 100 });
+  fake = await startFakeKubeApi({ watchCacheSize: 80, bookmarkIntervalMs: 100 });
 });
 afterAll(async () => {
   await fake?.close();
@@ -73,10 +73,10 @@ test("bookmarks keep the watched version inside the server's window: after the s
   await until(() => watchRequests(start).length >= 1, 20_000, 'the shim to watch its Job');
   const mark = fake.requests.length;
   const expiredBefore = fake.expiredWatches;
-  // Other activity in the namespace, not memocall's: 30 Jobs, 3 events each, push the Job's own
-  // version out of the 50-event cache (paced: each bookmark, 100 ms apart, stays inside it).
+  // Other activity in the namespace, not memocall's: 40 Jobs, 3 events each, push the Job's own
+  // version out of the 80-event cache (paced: each bookmark, 100 ms apart, stays well inside it).
   const api = fake.kubeConfig().makeApiClient(BatchV1Api);
-  for (let i = 0; i < 30; i++) {
+  for (let i = 0; i < 40; i++) {
     await new Promise((resolve) => setTimeout(resolve, 30));
     await api.createNamespacedJob({
       namespace: 'default',
@@ -117,7 +117,7 @@ test('a watch refused with 403 fails the waiting call once with a K8sApiError na
 
 test('500 waiting calls share ONE watch stream; while they wait, the API server gets a bounded number of requests per second', async () => {
   fake.podStartDelayMs = 1_000_000; // pending: every call keeps waiting
-  const controller = new AbortController();
+  const controllers: AbortController[] = [];
   const shared = sleeper(60, { pollMs: 1_000 });
   const waits: Promise<unknown>[] = [];
   try {
@@ -127,6 +127,8 @@ test('500 waiting calls share ONE watch stream; while they wait, the API server 
       const n = ++calls;
       const memoUri = `file:///tmp/memocall-k8s-watch/memocall-v2/t/watch--sleep/scale${n}`;
       const request = { memoUri, writerId: `writer-${n}`, argv: [] } as unknown as ShimRequest;
+      const controller = new AbortController();
+      controllers.push(controller);
       waits.push(
         shared.shim(request, { memoUri, functionId: 't/watch--sleep', signal: controller.signal }).catch((e) => e),
       );
@@ -142,7 +144,7 @@ test('500 waiting calls share ONE watch stream; while they wait, the API server 
     expect(fake.openWatches).toBeLessThanOrEqual(2);
     expect(perSecond).toBeLessThanOrEqual(5);
   } finally {
-    controller.abort(new Error('scale test over'));
+    for (const controller of controllers) controller.abort(new Error('scale test over'));
     await Promise.all(waits);
     fake.podStartDelayMs = 0;
   }
