@@ -23,6 +23,8 @@ const runner = new MemoizingRunner({
     image: process.env.MEMOCALL_IMAGE ?? 'memocall-example:latest',
     // Default: the kubeconfig context's namespace.
     ...(process.env.MEMOCALL_K8S_NAMESPACE ? { namespace: process.env.MEMOCALL_K8S_NAMESPACE } : {}),
+    // A file:// blob root only when the pods mount the same path (a single-node test cluster).
+    sharedFilesystem: process.env.MEMOCALL_K8S_SHARED_FILESYSTEM === '1',
     resources: { requests: { cpu: '250m', memory: '256Mi' }, limits: { memory: '512Mi' } },
     // Store credentials from a Secret, never copied into the Job spec.
     ...(secret ? { envFrom: [{ secretRef: { name: secret } }] } : {}),

@@ -16,11 +16,20 @@
  *  - delete stops the process (SIGTERM, then SIGKILL after a grace period), except `Orphan`;
  *  - `ttlSecondsAfterFinished` deletes finished Jobs.
  *
+ * Its watches behave like a real API server's watch cache where the shim depends on it: the
+ * cache holds the last `watchCacheSize` events; a watch from a resourceVersion older than that
+ * window gets one `ERROR` event (a Status with code 410, reason `Expired`) and the stream ends;
+ * `allowWatchBookmarks=true` brings `BOOKMARK` events every `bookmarkIntervalMs`; `restart()`
+ * cuts every watch and empties the cache (resource versions continue, as etcd's do); `throttle()`
+ * answers the next requests with 429 and `Retry-After`; `refuseWatches` answers watches with
+ * 401/403.
+ *
  * NOT emulated: scheduling, images and pulls (the image name is ignored), pods as API objects
  * (no pods API, no logs API), resources and limits, node selectors, tolerations, affinity,
  * service accounts, RBAC, authentication, admission and most validation, `envFrom`/`valueFrom`
  * (rejected loudly), `parallelism`/`completions` > 1, indexed Jobs, finalizers other than
- * foreground deletion, 410 Gone for old resource versions (history is kept whole), bookmarks.
+ * foreground deletion, watch cache windows by time (this one is by event count), watch
+ * progress notifications, `sendInitialEvents`, resource versions of a real etcd (here: one counter).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -50,6 +59,10 @@ export interface FakeKubeApiOptions {
   terminationGraceMs?: number;
   /** Pod output goes to this process's stderr too (prefixed with the Job's name). Default false. */
   echoOutput?: boolean;
+  /** Events the watch cache keeps; a watch from an older version gets 410 Gone. Default 1 000. */
+  watchCacheSize?: number;
+  /** Between BOOKMARK events on watches that asked for them. Default 1 000 ms. */
+  bookmarkIntervalMs?: number;
 }
 
 export interface PodAttempt {
@@ -78,6 +91,24 @@ export interface FakeKubeApi {
   silentWatches: boolean;
   /** How long pods created from now on stay pending (see the option). */
   podStartDelayMs: number;
+  /** Watch streams open now (silent ones included). */
+  readonly openWatches: number;
+  /** The most watch streams open at once so far. */
+  readonly peakWatches: number;
+  /** Watches answered 410 Gone so far (their version was older than the watch cache). */
+  readonly expiredWatches: number;
+  /** The last resource version handed out. */
+  readonly resourceVersion: number;
+  /** When set, every watch request is answered with this status (401 Unauthorized, 403 Forbidden). */
+  refuseWatches: 401 | 403 | undefined;
+  /**
+   * An API server restart: every watch is cut (its connection reset), the watch cache starts
+   * empty at the current version, so a watch from any earlier version gets 410 Gone. The rest of
+   * the cluster keeps writing: the version moves on by one.
+   */
+  restart(): void;
+  /** The next `count` requests are answered 429 Too Many Requests with `Retry-After: seconds`. */
+  throttle(count: number, retryAfterSeconds: number): void;
   /** Disrupts the Job's running pod as a node drain would (SIGTERM, condition DisruptionTarget). */
   evict(name: string, namespace?: string): boolean;
   /** Stops every pod process and the server. */
@@ -102,6 +133,7 @@ interface Watcher {
   namespace: string;
   matches(job: V1Job): boolean;
   res: ServerResponse;
+  bookmarks: NodeJS.Timeout | undefined;
 }
 
 interface HistoryEvent {
@@ -132,6 +164,15 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
   /** Attempts stay readable after a Job is deleted (tests look at them afterwards). */
   const attemptsOfGone = new Map<string, PodAttempt[]>();
   let resourceVersion = 1;
+  /** Watches from a version below this get 410 Gone: the cache no longer holds what followed it. */
+  let cacheStartRv = 1;
+  const watchCacheSize = options.watchCacheSize ?? 1_000;
+  const bookmarkIntervalMs = options.bookmarkIntervalMs ?? 1_000;
+  /** Every open watch response, silent ones included (restart cuts them all). */
+  const streams = new Set<ServerResponse>();
+  let peakWatches = 0;
+  let expiredWatches = 0;
+  let throttled = { count: 0, retryAfterSeconds: 1 };
   let closed = false;
 
   const key = (namespace: string, name: string) => `${namespace}/${name}`;
@@ -141,6 +182,7 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
     fake.object.metadata!.resourceVersion = String(++resourceVersion);
     const event: HistoryEvent = { rv: resourceVersion, namespace: fake.namespace, type, object: snapshot(fake.object) };
     history.push(event);
+    while (history.length > watchCacheSize) cacheStartRv = history.shift()!.rv;
     for (const watcher of watchers) {
       if (watcher.namespace === event.namespace && watcher.matches(event.object))
         watcher.res.write(`${JSON.stringify({ type, object: event.object })}\n`);
@@ -380,6 +422,11 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://fake');
     requests.push(`${req.method} ${url.pathname}${url.search}`);
+    if (throttled.count > 0) {
+      throttled.count--;
+      res.setHeader('retry-after', String(throttled.retryAfterSeconds));
+      return send(res, 429, statusBody(429, 'TooManyRequests', 'the server has received too many requests'));
+    }
     const match = JOBS_PATH.exec(url.pathname);
     if (!match)
       return send(
@@ -432,11 +479,41 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
 
     if (req.method === 'GET' && url.searchParams.get('watch') === 'true') {
       const matches = selectorMatcher(url.searchParams);
+      if (fakeApi.refuseWatches) {
+        const code = fakeApi.refuseWatches;
+        return send(
+          res,
+          code,
+          code === 401
+            ? statusBody(401, 'Unauthorized', 'Unauthorized')
+            : statusBody(403, 'Forbidden', `jobs.batch is forbidden: cannot watch resource "jobs" in "${namespace}"`),
+        );
+      }
       res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
       res.flushHeaders();
+      streams.add(res);
+      peakWatches = Math.max(peakWatches, streams.size);
+      res.on('close', () => streams.delete(res));
       if (fakeApi.silentWatches) return; // accepted, then nothing ever: the client's watchdog must notice
-      const watcher: Watcher = { namespace, matches, res };
       const from = url.searchParams.get('resourceVersion');
+      if (from && from !== '0' && Number(from) < cacheStartRv) {
+        // As the watch cache does: one ERROR event, then the end of the stream.
+        expiredWatches++;
+        const gone = statusBody(410, 'Expired', `too old resource version: ${from} (${cacheStartRv})`);
+        res.end(`${JSON.stringify({ type: 'ERROR', object: gone })}\n`);
+        return;
+      }
+      const watcher: Watcher = { namespace, matches, res, bookmarks: undefined };
+      if (url.searchParams.get('allowWatchBookmarks') === 'true') {
+        watcher.bookmarks = setInterval(() => {
+          const bookmark = {
+            kind: 'Job',
+            apiVersion: 'batch/v1',
+            metadata: { resourceVersion: String(resourceVersion) },
+          };
+          res.write(`${JSON.stringify({ type: 'BOOKMARK', object: bookmark })}\n`);
+        }, bookmarkIntervalMs);
+      }
       if (from && from !== '0') {
         for (const event of history) {
           if (event.rv > Number(from) && event.namespace === namespace && matches(event.object))
@@ -452,6 +529,7 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
       const timer = timeout > 0 ? setTimeout(() => res.end(), timeout * 1000) : undefined;
       res.on('close', () => {
         clearTimeout(timer);
+        clearInterval(watcher.bookmarks);
         watchers.delete(watcher);
       });
       return;
@@ -513,6 +591,28 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
   const fakeApi: FakeKubeApi = {
     url,
     silentWatches: false,
+    refuseWatches: undefined,
+    get openWatches() {
+      return streams.size;
+    },
+    get peakWatches() {
+      return peakWatches;
+    },
+    get expiredWatches() {
+      return expiredWatches;
+    },
+    get resourceVersion() {
+      return resourceVersion;
+    },
+    restart() {
+      for (const res of streams) res.socket?.destroy();
+      resourceVersion++;
+      cacheStartRv = resourceVersion;
+      history.length = 0;
+    },
+    throttle(count, retryAfterSeconds) {
+      throttled = { count, retryAfterSeconds };
+    },
     podStartDelayMs: options.podStartDelayMs ?? 0,
     created,
     requests,
@@ -557,7 +657,7 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
           signalGroup(child, 'SIGKILL');
         }
       }
-      for (const watcher of watchers) watcher.res.end();
+      for (const res of streams) res.end();
       await Promise.all(exits);
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

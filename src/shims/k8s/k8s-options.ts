@@ -116,9 +116,14 @@ export interface K8sOptions {
   transform?(job: K8sJob, context: { memoUri: string; functionId: string }): K8sJob | Promise<K8sJob>;
   /** The cluster to use. Default `KubeConfig.loadFromDefault()` ($KUBECONFIG, ~/.kube/config, or in-cluster). */
   kubeConfig?: K8sKubeConfig;
-  /** A Job watch that has delivered nothing for this long is restarted. Default 120 000 ms. */
+  /**
+   * The pods mount this machine's `file://` blob root at the same path (hostPath, NFS): lets a
+   * `file://` blob root through, which is otherwise refused (a pod could not reach it). Default false.
+   */
+  sharedFilesystem?: boolean;
+  /** The shared watch on the Jobs, silent (not even a bookmark) this long, is restarted. Default 120 000 ms. */
   watchdogMs?: number;
-  /** The Job is also read directly this often, whatever its watch says. Default 30 000 ms. */
+  /** The Jobs are also LISTed this often (one request for all waiting calls), whatever the watch says. Default 30 000 ms. */
   pollMs?: number;
 }
 

@@ -7,11 +7,13 @@ import { importOptionalDependency } from '../../core/optional-dependency.js';
 import { memoFile } from '../../protocol/memo-uri.js';
 import type { Shim, ShimContext, ShimRequest } from '../shim.js';
 import { onTermination } from '../../execute/termination.js';
-import { K8sJobFailedError, K8sJobVanishedError } from './errors.js';
+import { K8sApiError, K8sJobFailedError, K8sJobVanishedError } from './errors.js';
 import { buildJobManifest } from './job-manifest.js';
-import { ANNOTATION, LABEL, jobNameFor, labelSelector, memoUriHash } from './job-naming.js';
+import { ANNOTATION, LABEL, MANAGED_BY, jobNameFor, labelSelector, memoUriHash } from './job-naming.js';
 import { isJobActive } from './job-state.js';
 import { waitForJobEnd } from './job-waiter.js';
+import type { JobWatchHub } from './job-watch-hub.js';
+import { checkKubeConfigFound } from './kubeconfig-check.js';
 import type { K8sOptions } from './k8s-options.js';
 import type { KubeJobs } from './kube-jobs.js';
 
@@ -54,25 +56,52 @@ export function k8s(options: K8sOptions): Shim {
     if (value !== undefined && (!Number.isFinite(value) || value <= 0))
       throw new ConfigurationError(`k8s({ ${key} }) must be a positive number of milliseconds, got ${value}`);
   }
-  const state: ShimState = { options, creates: new ConcurrencyLimit(MAX_CONCURRENT_CREATES), jobs: undefined };
+  const state: ShimState = { options, creates: new ConcurrencyLimit(MAX_CONCURRENT_CREATES), client: undefined };
   return (request, ctx) => runAsJob(request, ctx, state);
 }
 
 interface ShimState {
   options: K8sOptions;
   creates: ConcurrencyLimit;
-  jobs: Promise<KubeJobs> | undefined;
+  client: Promise<Client> | undefined;
+}
+
+/** The shim's one API client and its one shared watch on memocall's Jobs. */
+interface Client {
+  jobs: KubeJobs;
+  hub: JobWatchHub;
+}
+
+/** Every Job memocall creates carries this label: the shared watch selects by it. */
+const MANAGED_SELECTOR = labelSelector({ [LABEL.managedBy]: MANAGED_BY });
+
+/**
+ * A blob root the cluster's pods cannot reach fails every Job (three times, BackoffLimitExceeded):
+ * refused before anything is created. `memory://` lives in this process; `file://` on this
+ * machine, unless `sharedFilesystem` says the pods see the same path.
+ */
+function checkBlobRootReachable(memoUri: string, options: K8sOptions): void {
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(memoUri)?.[1]?.toLowerCase();
+  if (scheme === 'memory')
+    throw new ConfigurationError(
+      `k8s(): the blob root of ${memoUri} is memory://, which lives in this process: a Job's pod cannot reach it. Use a shared store (s3://, adls://)`,
+    );
+  if (scheme === 'file' && !options.sharedFilesystem)
+    throw new ConfigurationError(
+      `k8s(): the blob root of ${memoUri} is a file:// path of this machine, which a Job's pod cannot reach. Use a shared store (s3://, adls://), or pass k8s({ sharedFilesystem: true }) if the pods mount the same path`,
+    );
 }
 
 /**
  * The API client, made at the first call. @kubernetes/client-node is loaded only then: it takes
  * seconds to import, which every process importing memocall (each remote, each child) would pay.
  */
-function jobsOf(state: ShimState): Promise<KubeJobs> {
-  state.jobs ??= (async () => {
-    const [{ KubeConfig }, { KubeJobs }] = await Promise.all([
+function clientOf(state: ShimState): Promise<Client> {
+  state.client ??= (async () => {
+    const [{ KubeConfig }, { KubeJobs }, { JobWatchHub }] = await Promise.all([
       importOptionalDependency('@kubernetes/client-node', 'the k8s() shim', () => import('@kubernetes/client-node')),
       import('./kube-jobs.js'),
+      import('./job-watch-hub.js'),
     ]);
     const { options } = state;
     // The option is typed by the parts memocall reads; it is the client's KubeConfig (see K8sKubeConfig).
@@ -80,13 +109,21 @@ function jobsOf(state: ShimState): Promise<KubeJobs> {
     if (!kubeConfig) {
       kubeConfig = new KubeConfig();
       kubeConfig.loadFromDefault();
+      // Found nothing, the client falls back to http://localhost:8080: say so now, not 17 s later.
+      checkKubeConfigFound(kubeConfig);
     }
     const contextNamespace = kubeConfig.getContextObject(kubeConfig.getCurrentContext())?.namespace;
-    return new KubeJobs(kubeConfig, options.namespace ?? contextNamespace ?? 'default');
+    const jobs = new KubeJobs(kubeConfig, options.namespace ?? contextNamespace ?? 'default');
+    const hub = new JobWatchHub(jobs, {
+      labelSelector: MANAGED_SELECTOR,
+      watchdogMs: options.watchdogMs ?? 120_000,
+      pollMs: options.pollMs ?? 30_000,
+    });
+    return { jobs, hub };
   })();
   // A failed set-up (no kubeconfig) is reported to this call and tried again by the next.
-  state.jobs.catch(() => (state.jobs = undefined));
-  return state.jobs;
+  state.client.catch(() => (state.client = undefined));
+  return state.client;
 }
 
 async function runAsJob(request: ShimRequest, ctx: ShimContext, state: ShimState): Promise<void> {
@@ -94,7 +131,8 @@ async function runAsJob(request: ShimRequest, ctx: ShimContext, state: ShimState
   const { memoUri, writerId } = request;
   throwIfAborted(signal, memoUri);
   const { options } = state;
-  const jobs = await jobsOf(state);
+  checkBlobRootReachable(memoUri, options);
+  const { jobs, hub } = await clientOf(state);
   const name = jobNameFor(functionId, memoUri, writerId);
 
   let submitted = false;
@@ -113,7 +151,13 @@ async function runAsJob(request: ShimRequest, ctx: ShimContext, state: ShimState
         { name, namespace: jobs.namespace, image, memoUri, functionId, writerId },
         options,
       );
-      if (options.transform) manifest = (await options.transform(manifest, { memoUri, functionId })) as V1Job;
+      if (options.transform) {
+        manifest = (await options.transform(manifest, { memoUri, functionId })) as V1Job;
+        if (manifest.metadata?.labels?.[LABEL.managedBy] !== MANAGED_BY)
+          throw new ConfigurationError(
+            `k8s({ transform }) removed the label ${LABEL.managedBy}=${MANAGED_BY} from Job ${name}: the shim watches its Jobs by it`,
+          );
+      }
       const free = await state.creates.acquire(signal);
       try {
         submitted = true;
@@ -127,11 +171,7 @@ async function runAsJob(request: ShimRequest, ctx: ShimContext, state: ShimState
     }
     throwIfAborted(signal, memoUri);
 
-    const outcome = await waitForJobEnd(jobs, name, {
-      watchdogMs: options.watchdogMs ?? 120_000,
-      pollMs: options.pollMs ?? 30_000,
-      signal,
-    });
+    const outcome = await waitForJobEnd(jobs, hub, name, { signal });
     switch (outcome.kind) {
       case 'complete':
       case 'failed-by-policy':
@@ -149,6 +189,9 @@ async function runAsJob(request: ShimRequest, ctx: ShimContext, state: ShimState
       if (submitted) await jobs.delete(name, 'Foreground').catch(() => undefined);
       throw abortErrorOf(signal, memoUri);
     }
+    // The cluster will not let us watch (401/403): nobody can wait for the Job, so stop it.
+    if (submitted && err instanceof K8sApiError && (err.status === 401 || err.status === 403))
+      await jobs.delete(name, 'Foreground').catch(() => undefined);
     throw err;
   } finally {
     forgetLive();

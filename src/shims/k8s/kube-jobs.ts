@@ -2,10 +2,18 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { BatchV1Api, type KubeConfig, Watch, type V1Job } from '@kubernetes/client-node';
 import { K8sApiError } from './errors.js';
 
-/** A watch event on a Job, as the API server streams it. */
-export interface JobWatchEvent {
-  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
-  object: V1Job;
+/**
+ * A watch event, as the API server streams it: a Job (`BOOKMARK`: only its resourceVersion), or
+ * for `ERROR` a Status (`code` 410: the version watched from is older than the server's cache).
+ */
+export type JobWatchEvent =
+  | { type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK'; object: V1Job }
+  | { type: 'ERROR'; object: { code?: number; reason?: string; message?: string } };
+
+/** A LIST's items and the resourceVersion to watch from after it. */
+export interface JobList {
+  items: V1Job[];
+  resourceVersion: string | undefined;
 }
 
 /** Transient failures are retried this many times, waiting 0.5 s doubling to 5 s in between. */
@@ -50,10 +58,15 @@ export class KubeJobs {
   }
 
   async list(labelSelector: string): Promise<V1Job[]> {
+    return (await this.listWithVersion(labelSelector)).items;
+  }
+
+  /** The Jobs matching `labelSelector` now, and the version a watch continuing this LIST starts from. */
+  async listWithVersion(labelSelector: string): Promise<JobList> {
     const list = await this.call(`list Jobs ${labelSelector}`, () =>
       this.api.listNamespacedJob({ namespace: this.namespace, labelSelector }),
     );
-    return list.items;
+    return { items: list.items, resourceVersion: list.metadata?.resourceVersion };
   }
 
   /**
@@ -74,11 +87,12 @@ export class KubeJobs {
   }
 
   /**
-   * Streams the events of one Job from `resourceVersion` on. `done` is called once, when the
-   * stream ends for any reason; the returned function ends it.
+   * Streams the events of the namespace's Jobs matching `labelSelector` from `resourceVersion`
+   * on, with bookmarks. `done` is called once, when the stream ends for any reason (a refused
+   * watch: an error with `statusCode`); the returned function ends it.
    */
   async watch(
-    name: string,
+    labelSelector: string,
     resourceVersion: string | undefined,
     timeoutSeconds: number,
     onEvent: (event: JobWatchEvent) => void,
@@ -86,7 +100,7 @@ export class KubeJobs {
   ): Promise<() => void> {
     const path = `/apis/batch/v1/namespaces/${encodeURIComponent(this.namespace)}/jobs`;
     const query = {
-      fieldSelector: `metadata.name=${name}`,
+      labelSelector,
       resourceVersion,
       timeoutSeconds,
       allowWatchBookmarks: true,
@@ -94,7 +108,7 @@ export class KubeJobs {
     const controller = await this.watcher.watch(
       path,
       query,
-      (type, object) => onEvent({ type: type as JobWatchEvent['type'], object: object as V1Job }),
+      (type, object) => onEvent({ type, object } as JobWatchEvent),
       done,
     );
     return () => controller.abort();
@@ -108,7 +122,8 @@ export class KubeJobs {
         const status = statusOf(err);
         const transient = status === undefined || status === 429 || status >= 500;
         if (!transient || attempt >= RETRIES) throw new K8sApiError(operation, messageOf(err), status, err);
-        await sleep(Math.min(5_000, 500 * 2 ** attempt));
+        // A 429's Retry-After is honoured (up to 30 s): asking sooner only earns another 429.
+        await sleep(Math.max(Math.min(5_000, 500 * 2 ** attempt), retryAfterMs(err)));
       }
     }
   }
@@ -117,6 +132,12 @@ export class KubeJobs {
 function statusOf(err: unknown): number | undefined {
   const code = (err as { code?: unknown }).code;
   return typeof code === 'number' ? code : undefined;
+}
+
+function retryAfterMs(err: unknown): number {
+  const headers = (err as { headers?: Record<string, string | undefined> }).headers;
+  const seconds = Number(headers?.['retry-after'] ?? headers?.['Retry-After']);
+  return Number.isFinite(seconds) && seconds > 0 ? Math.min(30, seconds) * 1000 : 0;
 }
 
 function messageOf(err: unknown): string {

@@ -8,7 +8,7 @@ const [ms, tag, ttl] = process.argv.slice(2);
 useK8sTestRunner(
   new MemoizingRunner({
     blobRoot: process.env.MEMOCALL_TEST_ROOT!,
-    shim: k8s({ image: 'memocall-test:1', backoffLimit: 0, watchdogMs: 5_000, pollMs: 1_000 }),
+    shim: k8s({ image: 'memocall-test:1', sharedFilesystem: true, backoffLimit: 0, watchdogMs: 5_000, pollMs: 1_000 }),
     leaseTtlMs: Number(ttl ?? 90_000),
   }),
 );

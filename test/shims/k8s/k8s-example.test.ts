@@ -32,6 +32,7 @@ test('the Kubernetes example runs each step as a Job from the compiled code; run
     KUBECONFIG: kubeconfig,
     MEMOCALL_BLOB_ROOT: uri,
     MEMOCALL_IMAGE: 'registry.example.com/memocall-example:1',
+    MEMOCALL_K8S_SHARED_FILESYSTEM: '1', // the stand-in's pods run on this machine
   };
 
   const first = await runCommand(process.execPath, [program, '2'], { env, cwd: dir });

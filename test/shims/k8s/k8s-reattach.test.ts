@@ -34,7 +34,7 @@ function setup() {
   useK8sTestRunner(
     new MemoizingRunner({
       blobRoot: uri,
-      shim: k8s({ image: 'memocall-test:1', kubeConfig: fake.kubeConfig(), pollMs: 1_000 }),
+      shim: k8s({ image: 'memocall-test:1', sharedFilesystem: true, kubeConfig: fake.kubeConfig(), pollMs: 1_000 }),
       waitInitialMs: 50,
       waitMaxMs: 200,
     }),

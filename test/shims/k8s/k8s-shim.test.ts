@@ -46,6 +46,7 @@ function setup(shimOptions: Partial<K8sOptions> = {}) {
     blobRoot: uri,
     shim: k8s({
       image: 'memocall-test:1',
+      sharedFilesystem: true, // the stand-in's pods run on this machine
       kubeConfig: fake.kubeConfig(),
       watchdogMs: 5_000,
       pollMs: 2_000,
@@ -184,7 +185,7 @@ test('the same lease holder calling the shim again (a retry after a lost answer)
   useK8sTestRunner(new MemoizingRunner({ blobRoot: s.uri, shim: parking.shim, waitInitialMs: 50, waitMaxMs: 250 }));
   const call = square(21);
   const parked = await parking.next();
-  const shim = k8s({ image: 'memocall-test:1', kubeConfig: fake.kubeConfig(), pollMs: 1_000 });
+  const shim = k8s({ image: 'memocall-test:1', sharedFilesystem: true, kubeConfig: fake.kubeConfig(), pollMs: 1_000 });
   const ctx = { memoUri: parked.memoUri, functionId: square.functionId };
   const first = shim(parked.request, ctx);
   await until(() => jobsOf(parked.memoUri).length === 1, 20_000, 'the Job to be created');

@@ -10,6 +10,7 @@ import { buildJobManifest } from '../../../src/shims/k8s/job-manifest.js';
 import { jobNameFor, labelValue, memoUriHash } from '../../../src/shims/k8s/job-naming.js';
 import { jobEnd } from '../../../src/shims/k8s/job-state.js';
 import { waitForJobEnd } from '../../../src/shims/k8s/job-waiter.js';
+import { JobWatchHub } from '../../../src/shims/k8s/job-watch-hub.js';
 import type { JobWatchEvent, KubeJobs } from '../../../src/shims/k8s/kube-jobs.js';
 import { forwardedEnv } from '../../../src/shims/k8s/k8s-options.js';
 import { projectRoot } from '../../support/child.js';
@@ -119,55 +120,65 @@ test("a Job's end is read from its terminal conditions only, never from counters
   });
 });
 
-test('the waiter settles exactly once when the watch and the direct read both see the end, and then stops both', async () => {
+/** A KubeJobs without a server: `get` answers `read()`, LISTs answer `listed()`, the watch is driven by the test. */
+function stubJobs(read: () => V1Job | undefined, listed: () => V1Job[]) {
+  const state = { reads: 0, lists: 0, stops: 0, emit: undefined as ((e: JobWatchEvent) => void) | undefined };
+  const jobs = {
+    namespace: 'default',
+    async get() {
+      state.reads++;
+      return read();
+    },
+    async listWithVersion() {
+      state.lists++;
+      return { items: listed(), resourceVersion: '5' };
+    },
+    async watch(_selector: string, _rv: string | undefined, _timeout: number, onEvent: (e: JobWatchEvent) => void) {
+      state.emit = onEvent;
+      return () => void state.stops++;
+    },
+  } as unknown as KubeJobs;
+  return { jobs, state };
+}
+
+test('the waiter settles exactly once when the watch and the backup LIST both see the end, and then the shared watch and LIST stop', async () => {
   const complete: V1Job = {
     metadata: { name: 'j', resourceVersion: '9' },
     status: { conditions: [{ type: 'Complete', status: 'True' }] },
   };
   const running: V1Job = { metadata: { name: 'j', resourceVersion: '5' }, status: { active: 1 } };
-  let reads = 0;
-  let stops = 0;
-  let emit: ((e: JobWatchEvent) => void) | undefined;
-  const jobs = {
-    namespace: 'default',
-    async get() {
-      reads++;
-      return reads === 1 ? running : complete;
-    },
-    async watch(_name: string, _rv: string | undefined, _timeout: number, onEvent: (e: JobWatchEvent) => void) {
-      emit = onEvent;
-      return () => void stops++;
-    },
-  } as unknown as KubeJobs;
-  const outcome = waitForJobEnd(jobs, 'j', { watchdogMs: 60_000, pollMs: 20 });
-  while (!emit) await new Promise((r) => setTimeout(r, 5));
-  emit({ type: 'MODIFIED', object: complete });
-  emit({ type: 'MODIFIED', object: complete });
+  let ended = false;
+  const { jobs, state } = stubJobs(
+    () => running,
+    () => [ended ? complete : running],
+  );
+  const hub = new JobWatchHub(jobs, { labelSelector: 'a=b', watchdogMs: 60_000, pollMs: 20 });
+  const outcome = waitForJobEnd(jobs, hub, 'j');
+  while (!state.emit) await new Promise((r) => setTimeout(r, 5));
+  ended = true;
+  state.emit({ type: 'MODIFIED', object: complete });
+  state.emit({ type: 'MODIFIED', object: complete });
   expect(await outcome).toEqual({ kind: 'complete' });
-  const readsAtEnd = reads;
+  const listsAtEnd = state.lists;
   await new Promise((r) => setTimeout(r, 100));
-  expect(reads).toBe(readsAtEnd); // the periodic read stopped
-  expect(stops).toBe(1); // the watch was ended
+  expect(state.lists).toBe(listsAtEnd); // the periodic LIST stopped: nobody listens
+  expect(state.stops).toBe(1); // the watch was ended
 });
 
 test('a deleted Job ends the wait as vanished; an abort rejects with its reason', async () => {
   const running: V1Job = { metadata: { name: 'j', resourceVersion: '5' }, status: { active: 1 } };
-  let emit: ((e: JobWatchEvent) => void) | undefined;
-  const jobs = {
-    namespace: 'default',
-    get: async () => running,
-    async watch(_n: string, _rv: string | undefined, _t: number, onEvent: (e: JobWatchEvent) => void) {
-      emit = onEvent;
-      return () => undefined;
-    },
-  } as unknown as KubeJobs;
-  const gone = waitForJobEnd(jobs, 'j', { watchdogMs: 60_000, pollMs: 60_000 });
-  while (!emit) await new Promise((r) => setTimeout(r, 5));
-  emit({ type: 'DELETED', object: running });
+  const { jobs, state } = stubJobs(
+    () => running,
+    () => [running],
+  );
+  const hub = new JobWatchHub(jobs, { labelSelector: 'a=b', watchdogMs: 60_000, pollMs: 60_000 });
+  const gone = waitForJobEnd(jobs, hub, 'j');
+  while (!state.emit) await new Promise((r) => setTimeout(r, 5));
+  state.emit({ type: 'DELETED', object: running });
   expect(await gone).toEqual({ kind: 'vanished' });
 
   const controller = new AbortController();
-  const aborted = waitForJobEnd(jobs, 'j', { watchdogMs: 60_000, pollMs: 60_000, signal: controller.signal });
+  const aborted = waitForJobEnd(jobs, hub, 'j', { signal: controller.signal });
   controller.abort(new Error('stop'));
   await expect(aborted).rejects.toThrow('stop');
 });
