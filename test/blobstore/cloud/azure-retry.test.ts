@@ -49,10 +49,10 @@ describe.skipIf(skipRequested('azure'))('Azure retries against azurite', () => {
   // Through a fault proxy, a stall must be detected (the proxy's `stall` never answers); straight
   // to azurite nothing is injected, so a slow answer under load must not count as a stall. The
   // total budget covers an azurite that other suites keep busy for seconds.
-  const storeVia = (_azure: AzureServer, blobEndpoint: string, events: RetryEvent[]): AzureStore =>
+  const storeVia = (azure: AzureServer, blobEndpoint: string, events: RetryEvent[]): AzureStore =>
     new AzureStore({
       connectionString: azuriteConnectionString(blobEndpoint),
-      stallTimeoutMs: blobEndpoint === _azure.blobEndpoint ? 60_000 : TEST_STALL_TIMEOUT_MS,
+      stallTimeoutMs: blobEndpoint === azure.blobEndpoint ? 60_000 : TEST_STALL_TIMEOUT_MS,
       retry: { minDelayMs: 10, maxDelayMs: 100, maxTotalMs: 60_000, onRetry: (e) => events.push(e) },
     });
 
