@@ -1,9 +1,11 @@
 import { hostname } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { debuglog } from 'node:util';
 import type { BlobStore } from '../blobstore/blob-store.js';
 import { PreconditionFailedError } from '../blobstore/errors.js';
 import { ConfigurationError } from '../core/configuration-error.js';
+import { redactUri } from '../core/redact-uri.js';
 import type { MemocallError } from '../core/memocall-error.js';
 import { RecordPathBlockedError, warnCorruptRecord } from '../protocol/corrupt-record.js';
 import { defaultLeaseRefreshMs } from '../protocol/defaults.js';
@@ -96,6 +98,9 @@ function checkedTtlMs(ttlMs: number): number {
 }
 
 const held = new Set<HeldLease>();
+
+/** process.emitWarning code of a lease refresh whose write took more than a quarter of the TTL. */
+export const SLOW_LEASE_REFRESH_WARNING = 'MEMOCALL_SLOW_LEASE_REFRESH';
 
 /**
  * One attempt to take the lease: create it if absent, take it over if released, expired, corrupt,
@@ -204,6 +209,14 @@ export class HeldLease {
   private refreshing: Promise<void> | undefined;
   /** Local clock when a write of ours last confirmed that we hold the lease. */
   private confirmedAt: number;
+  /** Monotonic time the last refresh started: the next one is due a refresh period later. */
+  private lastStampAt = performance.now();
+  /**
+   * How long the last refresh write took (at most a refresh period): the next heartbeat is
+   * stamped that far ahead, so it is about current when it lands rather than a write old.
+   */
+  private writeBudgetMs = 0;
+  private warnedSlow = false;
 
   constructor(
     private readonly store: BlobStore,
@@ -238,11 +251,19 @@ export class HeldLease {
     this.schedule(this.refreshMs);
   }
 
+  /**
+   * Schedules from the previous stamp, not from the end of its write: a slow write then delays
+   * the next heartbeat by nothing (or, slower than a period, starts the next one at once).
+   */
+  private scheduleNextRefresh(): void {
+    this.schedule(Math.max(0, this.lastStampAt + this.refreshMs - performance.now()));
+  }
+
   private schedule(delayMs: number): void {
     if (this.finished) return;
     this.timer = setTimeout(() => {
       this.refreshing = this.refresh()
-        .then(() => this.schedule(this.refreshMs))
+        .then(() => this.scheduleNextRefresh())
         .catch((err: unknown) => {
           if (err instanceof LeaseLostError) return;
           // Never drop a lease on a transient failure: retry soon, while the call still runs.
@@ -253,9 +274,28 @@ export class HeldLease {
     this.timer.unref();
   }
 
-  /** Writes a new heartbeat, fenced by writer id: a taken-over lease is never overwritten. */
+  /**
+   * Writes a new heartbeat, fenced by writer id: a taken-over lease is never overwritten. The
+   * heartbeat is stamped ahead by the last write's duration (at most a refresh period), so a slow
+   * store does not make the stored heartbeat a whole write older than the holder's state.
+   */
   async refresh(): Promise<void> {
-    await this.casUpdate((record) => ({ ...record, heartbeatAt: Date.now() }));
+    const started = performance.now();
+    this.lastStampAt = started;
+    const budgetMs = this.writeBudgetMs;
+    await this.casUpdate((record) => ({ ...record, heartbeatAt: Math.round(Date.now() + budgetMs) }));
+    const tookMs = performance.now() - started;
+    this.writeBudgetMs = Math.min(tookMs, this.refreshMs);
+    if (tookMs > this.record.ttlMs / 4) this.warnSlowRefresh(tookMs);
+  }
+
+  private warnSlowRefresh(tookMs: number): void {
+    if (this.warnedSlow) return;
+    this.warnedSlow = true;
+    process.emitWarning(
+      `refreshing the lease ${redactUri(this.uri)} took ${Math.round(tookMs)} ms, more than a quarter of its TTL (${this.record.ttlMs} ms): a store this slow can make a live holder lose its lease; raise leaseTtlMs (see docs/remote-execution.md, "Leases under faults")`,
+      { code: SLOW_LEASE_REFRESH_WARNING },
+    );
   }
 
   /**
