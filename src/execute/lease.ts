@@ -99,6 +99,9 @@ function checkedTtlMs(ttlMs: number): number {
 
 const held = new Set<HeldLease>();
 
+/** How long the last lease write to each store took: new leases are stamped that far ahead. */
+const lastLeaseWriteMs = new WeakMap<BlobStore, number>();
+
 /** process.emitWarning code of a lease refresh whose write took more than a quarter of the TTL. */
 export const SLOW_LEASE_REFRESH_WARNING = 'MEMOCALL_SLOW_LEASE_REFRESH';
 
@@ -130,7 +133,8 @@ export async function tryAcquireLease(
         current.record.heartbeatAt,
       );
     }
-    const now = Date.now();
+    // Stamped ahead by this store's last lease-write time (see HeldLease.refresh).
+    const now = Date.now() + Math.round(Math.min(lastLeaseWriteMs.get(store) ?? 0, defaultLeaseRefreshMs(ttlMs)));
     // Replacing a corrupt lease is a change of holder too (generation 2 at least: the new holder
     // then looks for an outcome the old one may have stored).
     const previous = current ? (current.corrupt ? Math.max(1, current.generation) : current.record.generation) : 0;
@@ -146,8 +150,11 @@ export async function tryAcquireLease(
     const creating = !current;
     try {
       const condition = current ? { ifMatch: current.etag } : { ifNoneMatch: '*' as const };
+      const stampedAt = performance.now();
       const { etag } = await store.put(uri, encodeLeaseRecord(record), condition);
-      const lease = new HeldLease(store, uri, record, etag, { ...opts, ttlMs });
+      const writeMs = performance.now() - stampedAt;
+      lastLeaseWriteMs.set(store, writeMs);
+      const lease = new HeldLease(store, uri, record, etag, { ...opts, ttlMs }, true, { stampedAt, writeMs });
       lease.startMaintaining();
       return { acquired: true, lease };
     } catch (err) {
@@ -225,6 +232,8 @@ export class HeldLease {
     etag: string,
     opts: LeaseOptions,
     private readonly mayRelease = true,
+    /** The write that made the record: when it was stamped (monotonic) and how long it took. */
+    firstWrite?: { stampedAt: number; writeMs: number },
   ) {
     this.uri = uri;
     this.writerId = record.writerId;
@@ -234,6 +243,10 @@ export class HeldLease {
     this.refreshMs = Math.max(10, opts.refreshMs ?? defaultLeaseRefreshMs(opts.ttlMs));
     // An adopted lease was confirmed by the reader of someone else's write: no write of ours yet.
     this.confirmedAt = mayRelease ? record.heartbeatAt : -Infinity;
+    if (firstWrite) {
+      this.lastStampAt = firstWrite.stampedAt;
+      this.writeBudgetMs = Math.min(firstWrite.writeMs, this.refreshMs);
+    }
   }
 
   /** Aborted when another writer is found holding the lease. */
@@ -248,7 +261,7 @@ export class HeldLease {
   startMaintaining(): void {
     held.add(this);
     releaseHeldLeasesOnTermination();
-    this.schedule(this.refreshMs);
+    this.scheduleNextRefresh();
   }
 
   /**
@@ -285,6 +298,7 @@ export class HeldLease {
     const budgetMs = this.writeBudgetMs;
     await this.casUpdate((record) => ({ ...record, heartbeatAt: Math.round(Date.now() + budgetMs) }));
     const tookMs = performance.now() - started;
+    lastLeaseWriteMs.set(this.store, tookMs);
     this.writeBudgetMs = Math.min(tookMs, this.refreshMs);
     if (tookMs > this.record.ttlMs / 4) this.warnSlowRefresh(tookMs);
   }
