@@ -19,6 +19,7 @@ import {
 } from '../protocol/lease-record.js';
 import { readVersionedRecord } from '../protocol/read-record.js';
 import { LeaseLostError } from './errors.js';
+import { canRefreshOffThread, type OffThreadLease, refreshOffThread } from './lease-heartbeat-thread.js';
 import { LeaseWatch } from './lease-watch.js';
 import { onTermination } from './termination.js';
 
@@ -224,6 +225,8 @@ export class HeldLease {
    */
   private writeBudgetMs = 0;
   private warnedSlow = false;
+  /** Set while the heartbeat thread refreshes this lease (see lease-heartbeat-thread.ts). */
+  private offThread: OffThreadLease | undefined;
 
   constructor(
     private readonly store: BlobStore,
@@ -261,6 +264,34 @@ export class HeldLease {
   startMaintaining(): void {
     held.add(this);
     releaseHeldLeasesOnTermination();
+    if (canRefreshOffThread(this.store)) {
+      this.offThread = refreshOffThread(
+        {
+          uri: this.uri,
+          etag: this.etag,
+          record: this.record,
+          refreshMs: this.refreshMs,
+          stampedAgoMs: performance.now() - this.lastStampAt,
+          writeBudgetMs: this.writeBudgetMs,
+        },
+        {
+          refreshed: (etag, record, confirmedAt, tookMs) => {
+            if (this.finished) return;
+            this.etag = etag;
+            this.record = record;
+            this.confirmedAt = confirmedAt;
+            lastLeaseWriteMs.set(this.store, tookMs);
+            if (tookMs > record.ttlMs / 4) this.warnSlowRefresh(tookMs);
+          },
+          lost: (detail) => this.markLost(undefined, detail),
+          fallBack: () => {
+            this.offThread = undefined;
+            this.scheduleNextRefresh();
+          },
+        },
+      );
+      if (this.offThread) return;
+    }
     this.scheduleNextRefresh();
   }
 
@@ -379,6 +410,7 @@ export class HeldLease {
   private stop(): void {
     this.finished = true;
     if (this.timer) clearTimeout(this.timer);
+    void this.offThread?.stop();
     held.delete(this);
   }
 
@@ -391,6 +423,12 @@ export class HeldLease {
     this.released = true;
     this.stop();
     await this.refreshing?.catch(() => undefined);
+    // The heartbeat thread's last write is the version to release from.
+    const last = await this.offThread?.stop();
+    if (last) {
+      this.etag = last.etag;
+      this.record = last.record;
+    }
     if (!this.mayRelease || this.isLost) return;
     // A failed release only costs the next caller a wait for expiry, but a brief store hiccup
     // should not: retry with a short backoff (about 1.5 s in all) before giving up.
