@@ -17,7 +17,8 @@ export type ToHeartbeatThread =
 
 /** What the heartbeat thread tells the main thread. */
 export type FromHeartbeatThread =
+  | { type: 'ready'; id?: undefined }
   | { type: 'refreshed'; id: number; etag: string; record: LeaseRecord; confirmedAt: number; tookMs: number }
   | { type: 'lost'; id: number; detail: string }
   | { type: 'retrying'; id: number; message: string }
-  | { type: 'stopped'; id: number; etag: string; record: LeaseRecord };
+  | { type: 'stopped'; id: number; etag?: string; record?: LeaseRecord };

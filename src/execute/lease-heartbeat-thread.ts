@@ -44,7 +44,10 @@ interface Handle {
 }
 
 let worker: Worker | undefined;
+let workerReady = false;
 let workerFailed = false;
+/** Called once the thread has loaded (with true) or has failed to (false). */
+const waitingForReady = new Set<(ready: boolean) => void>();
 let nextId = 1;
 let pendingStops = 0;
 const handles = new Map<number, Handle>();
@@ -93,6 +96,8 @@ function startWorker(): Worker | undefined {
     debug('heartbeat thread ended (%s): refreshing leases on the main thread', why);
     workerFailed = true;
     worker = undefined;
+    for (const waiter of [...waitingForReady]) waiter(false);
+    waitingForReady.clear();
     const orphaned = [...handles.values()];
     handles.clear();
     for (const handle of orphaned) {
@@ -106,6 +111,12 @@ function startWorker(): Worker | undefined {
 }
 
 function onMessage(message: FromHeartbeatThread): void {
+  if (message.type === 'ready') {
+    workerReady = true;
+    for (const waiter of [...waitingForReady]) waiter(true);
+    waitingForReady.clear();
+    return;
+  }
   const handle = handles.get(message.id);
   if (!handle) return;
   switch (message.type) {
@@ -122,7 +133,7 @@ function onMessage(message: FromHeartbeatThread): void {
       return;
     case 'stopped':
       handles.delete(message.id);
-      handle.stopped?.({ etag: message.etag, record: message.record });
+      handle.stopped?.(message.etag && message.record ? { etag: message.etag, record: message.record } : undefined);
   }
 }
 
@@ -131,8 +142,19 @@ function post(message: ToHeartbeatThread): void {
 }
 
 /**
- * Hands a held lease to the heartbeat thread, or undefined when there is none (the caller then
- * refreshes it on the main thread).
+ * Resolves once the heartbeat thread has loaded (true), starting it if needed, or cannot run
+ * (false). Leases taken before are refreshed on the main thread meanwhile; loading takes tens of
+ * milliseconds from compiled JavaScript, seconds through tsx on a loaded machine.
+ */
+export function heartbeatThreadReady(): Promise<boolean> {
+  if (workerReady && worker) return Promise.resolve(true);
+  if (!startWorker()) return Promise.resolve(false);
+  return new Promise((resolve) => waitingForReady.add(resolve));
+}
+
+/**
+ * Hands a held lease to the running heartbeat thread, or undefined when there is none (the
+ * caller then refreshes it on the main thread).
  */
 export function refreshOffThread(
   lease: {

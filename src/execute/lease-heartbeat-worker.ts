@@ -49,7 +49,10 @@ port.on('message', (message: ToHeartbeatThread) => {
     scheduleNext(h);
   } else {
     const h = held.get(message.id);
-    if (!h) return;
+    if (!h) {
+      post({ type: 'stopped', id: message.id }); // already lost: nothing in flight
+      return;
+    }
     h.stopped = true;
     clearTimeout(h.timer);
     held.delete(h.id);
@@ -113,3 +116,6 @@ async function refreshOnce(h: Held): Promise<number> {
     h.record = current.record;
   }
 }
+
+// Loaded: from now on the main thread hands leases over (until then it refreshes them itself).
+post({ type: 'ready' });

@@ -227,6 +227,8 @@ export class HeldLease {
   private warnedSlow = false;
   /** Set while the heartbeat thread refreshes this lease (see lease-heartbeat-thread.ts). */
   private offThread: OffThreadLease | undefined;
+  /** Set once the heartbeat thread's first heartbeat is seen: this thread's timers then stop. */
+  private threadRefreshing = false;
 
   constructor(
     private readonly store: BlobStore,
@@ -264,35 +266,45 @@ export class HeldLease {
   startMaintaining(): void {
     held.add(this);
     releaseHeldLeasesOnTermination();
-    if (canRefreshOffThread(this.store)) {
-      this.offThread = refreshOffThread(
-        {
-          uri: this.uri,
-          etag: this.etag,
-          record: this.record,
-          refreshMs: this.refreshMs,
-          stampedAgoMs: performance.now() - this.lastStampAt,
-          writeBudgetMs: this.writeBudgetMs,
-        },
-        {
-          refreshed: (etag, record, confirmedAt, tookMs) => {
-            if (this.finished) return;
-            this.etag = etag;
-            this.record = record;
-            this.confirmedAt = confirmedAt;
-            lastLeaseWriteMs.set(this.store, tookMs);
-            if (tookMs > record.ttlMs / 4) this.warnSlowRefresh(tookMs);
-          },
-          lost: (detail) => this.markLost(undefined, detail),
-          fallBack: () => {
-            this.offThread = undefined;
-            this.scheduleNextRefresh();
-          },
-        },
-      );
-      if (this.offThread) return;
-    }
+    // Handed to the heartbeat thread at once (CPU-bound work cannot starve it), and refreshed here
+    // too until the thread's first heartbeat is seen: a thread takes a moment to load.
+    if (canRefreshOffThread(this.store)) this.handOverToThread();
     this.scheduleNextRefresh();
+  }
+
+  /**
+   * Hands the refreshes to the heartbeat thread. Until its first heartbeat is seen both refresh:
+   * harmless, as each write that finds a newer version with our writer id on it adopts it.
+   */
+  private handOverToThread(): void {
+    this.offThread = refreshOffThread(
+      {
+        uri: this.uri,
+        etag: this.etag,
+        record: this.record,
+        refreshMs: this.refreshMs,
+        stampedAgoMs: performance.now() - this.lastStampAt,
+        writeBudgetMs: this.writeBudgetMs,
+      },
+      {
+        refreshed: (etag, record, confirmedAt, tookMs) => {
+          if (this.finished) return;
+          this.threadRefreshing = true;
+          if (this.timer) clearTimeout(this.timer);
+          this.etag = etag;
+          this.record = record;
+          this.confirmedAt = confirmedAt;
+          lastLeaseWriteMs.set(this.store, tookMs);
+          if (tookMs > record.ttlMs / 4) this.warnSlowRefresh(tookMs);
+        },
+        lost: (detail) => this.markLost(undefined, detail),
+        fallBack: () => {
+          this.offThread = undefined;
+          this.threadRefreshing = false;
+          this.scheduleNextRefresh();
+        },
+      },
+    );
   }
 
   /**
@@ -300,11 +312,12 @@ export class HeldLease {
    * the next heartbeat by nothing (or, slower than a period, starts the next one at once).
    */
   private scheduleNextRefresh(): void {
+    if (this.threadRefreshing) return;
     this.schedule(Math.max(0, this.lastStampAt + this.refreshMs - performance.now()));
   }
 
   private schedule(delayMs: number): void {
-    if (this.finished) return;
+    if (this.finished || this.threadRefreshing) return;
     this.timer = setTimeout(() => {
       this.refreshing = this.refresh()
         .then(() => this.scheduleNextRefresh())
@@ -423,12 +436,8 @@ export class HeldLease {
     this.released = true;
     this.stop();
     await this.refreshing?.catch(() => undefined);
-    // The heartbeat thread's last write is the version to release from.
-    const last = await this.offThread?.stop();
-    if (last) {
-      this.etag = last.etag;
-      this.record = last.record;
-    }
+    // Not waiting for the heartbeat thread to stop: a heartbeat of its own landing first only
+    // makes the release's compare-and-swap read the lease again (same writer id) and retry.
     if (!this.mayRelease || this.isLost) return;
     // A failed release only costs the next caller a wait for expiry, but a brief store hiccup
     // should not: retry with a short backoff (about 1.5 s in all) before giving up.
