@@ -90,7 +90,10 @@ function startWorker(): Worker | undefined {
     workerFailed = true;
     return undefined;
   }
-  worker.unref(); // never keeps the process alive by itself
+  // Never keeps the process alive by itself (again once online: an unref before that does not
+  // hold on Node 20 for a worker started from code).
+  worker.unref();
+  worker.once('online', unrefUnlessWaited);
   worker.on('message', onMessage);
   const fail = (why: unknown) => {
     debug('heartbeat thread ended (%s): refreshing leases on the main thread', why);
@@ -110,11 +113,17 @@ function startWorker(): Worker | undefined {
   return worker;
 }
 
+/** The thread keeps the process alive only while someone awaits an answer from it. */
+function unrefUnlessWaited(): void {
+  if (pendingStops === 0 && waitingForReady.size === 0) worker?.unref();
+}
+
 function onMessage(message: FromHeartbeatThread): void {
   if (message.type === 'ready') {
     workerReady = true;
     for (const waiter of [...waitingForReady]) waiter(true);
     waitingForReady.clear();
+    unrefUnlessWaited();
     return;
   }
   const handle = handles.get(message.id);
@@ -149,6 +158,7 @@ function post(message: ToHeartbeatThread): void {
 export function heartbeatThreadReady(): Promise<boolean> {
   if (workerReady && worker) return Promise.resolve(true);
   if (!startWorker()) return Promise.resolve(false);
+  worker?.ref();
   return new Promise((resolve) => waitingForReady.add(resolve));
 }
 
@@ -178,9 +188,11 @@ export function refreshOffThread(
       if (!handles.has(id)) return (handle.stopping = Promise.resolve(undefined));
       handle.stopping = new Promise((resolve) => {
         // Waiting for the answer must keep the process alive (a release follows it).
-        if (pendingStops++ === 0) worker?.ref();
+        pendingStops++;
+        worker?.ref();
         handle.stopped = (last) => {
-          if (--pendingStops === 0) worker?.unref();
+          pendingStops--;
+          unrefUnlessWaited();
           resolve(last);
         };
       });
