@@ -3,9 +3,11 @@
  * replace the error of the run that took its lease over, and callers with `rerunErrors: false`
  * get the error of the run that held the lease.
  */
-import { expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { lookupBlobStore } from '../../src/blobstore/registry.js';
-import { decodeErrorRecord } from '../../src/protocol/error-record.js';
+import { MemoizingRunner, useRunner } from '../../src/index.js';
+import { memoFile } from '../../src/protocol/memo-uri.js';
+import { decodeErrorRecord, encodeErrorRecord } from '../../src/protocol/error-record.js';
 import { finished, spawnTs, waitForLine } from '../support/child.js';
 import { useTempDir } from '../support/temp-dir.js';
 
@@ -60,3 +62,44 @@ test('a holder stopped between its fence and its error write never replaces the 
   expect(runC.stdout).not.toContain('running C');
   expect(runC.stdout).toContain('caller got: thrown by B for 7');
 }, 90_000);
+
+describe('an error already stored is replaced only by the holder of the lease, by compare-and-swap', () => {
+  function failing(root: string, rerunErrors: boolean) {
+    let runs = 0;
+    const fn = useRunner(
+      new MemoizingRunner({ blobRoot: root, leaseTtlMs: 2_000, rerunErrors }),
+      async (n: number): Promise<number> => {
+        runs++;
+        throw new Error(`run ${runs} failed for ${n}`);
+      },
+    );
+    return { fn, runs: () => runs };
+  }
+
+  test('a corrupt error is replaced by the error of the run that held the lease', async () => {
+    const { fn, runs } = failing(tempDir().uri, false);
+    const memoUri = await fn.memoUri(1);
+    const store = lookupBlobStore(memoUri);
+    await store.put(memoFile.error(memoUri), new TextEncoder().encode('{"torn'));
+    await expect(fn(1)).rejects.toThrow('run 1 failed for 1');
+    expect(runs()).toBe(1);
+    expect(decodeErrorRecord(await store.get(memoFile.error(memoUri))).error.message).toBe('run 1 failed for 1');
+  });
+
+  test("a re-run (rerunErrors: true) replaces an earlier holder's error with its own", async () => {
+    const { fn, runs } = failing(tempDir().uri, true);
+    const memoUri = await fn.memoUri(2);
+    const store = lookupBlobStore(memoUri);
+    const earlier = {
+      error: { name: 'Error', message: 'from an earlier holder' },
+      runId: 'r0',
+      writerId: 'w0',
+      functionId: 'f',
+      finishedAt: 'then',
+    };
+    await store.put(memoFile.error(memoUri), encodeErrorRecord(earlier));
+    await expect(fn(2)).rejects.toThrow('run 1 failed for 2');
+    expect(runs()).toBe(1);
+    expect(decodeErrorRecord(await store.get(memoFile.error(memoUri))).error.message).toBe('run 1 failed for 2');
+  });
+});
