@@ -1,9 +1,11 @@
 import { hostname } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { debuglog } from 'node:util';
 import type { BlobStore } from '../blobstore/blob-store.js';
 import { PreconditionFailedError } from '../blobstore/errors.js';
 import { ConfigurationError } from '../core/configuration-error.js';
+import { redactUri } from '../core/redact-uri.js';
 import type { MemocallError } from '../core/memocall-error.js';
 import { RecordPathBlockedError, warnCorruptRecord } from '../protocol/corrupt-record.js';
 import { defaultLeaseRefreshMs } from '../protocol/defaults.js';
@@ -18,6 +20,7 @@ import {
 import { isWriterOrAttempt } from '../protocol/attempt-writer-id.js';
 import { readVersionedRecord } from '../protocol/read-record.js';
 import { LeaseLostError } from './errors.js';
+import { canRefreshOffThread, type OffThreadLease, refreshOffThread } from './lease-heartbeat-thread.js';
 import { LeaseWatch } from './lease-watch.js';
 import { onTermination } from './termination.js';
 
@@ -108,6 +111,12 @@ function checkedTtlMs(ttlMs: number): number {
 
 const held = new Set<HeldLease>();
 
+/** How long the last lease write to each store took: new leases are stamped that far ahead. */
+const lastLeaseWriteMs = new WeakMap<BlobStore, number>();
+
+/** process.emitWarning code of a lease refresh whose write took more than a quarter of the TTL. */
+export const SLOW_LEASE_REFRESH_WARNING = 'MEMOCALL_SLOW_LEASE_REFRESH';
+
 /**
  * One attempt to take the lease: create it if absent, take it over if released, expired, corrupt,
  * or unchanged for longer than the caller's watch allows. Conditional writes decide races, so
@@ -136,7 +145,8 @@ export async function tryAcquireLease(
         current.record.heartbeatAt,
       );
     }
-    const now = Date.now();
+    // Stamped ahead by this store's last lease-write time (see HeldLease.refresh).
+    const now = Date.now() + Math.round(Math.min(lastLeaseWriteMs.get(store) ?? 0, defaultLeaseRefreshMs(ttlMs)));
     // Replacing a corrupt lease is a change of holder too (generation 2 at least: the new holder
     // then looks for an outcome the old one may have stored).
     const previous = current ? (current.corrupt ? Math.max(1, current.generation) : current.record.generation) : 0;
@@ -152,8 +162,11 @@ export async function tryAcquireLease(
     const creating = !current;
     try {
       const condition = current ? { ifMatch: current.etag } : { ifNoneMatch: '*' as const };
+      const stampedAt = performance.now();
       const { etag } = await store.put(uri, encodeLeaseRecord(record), condition);
-      const lease = new HeldLease(store, uri, record, etag, { ...opts, ttlMs });
+      const writeMs = performance.now() - stampedAt;
+      lastLeaseWriteMs.set(store, writeMs);
+      const lease = new HeldLease(store, uri, record, etag, { ...opts, ttlMs }, true, { stampedAt, writeMs });
       lease.startMaintaining();
       return { acquired: true, lease };
     } catch (err) {
@@ -215,6 +228,18 @@ export class HeldLease {
   private refreshing: Promise<void> | undefined;
   /** Local clock when a write of ours last confirmed that we hold the lease. */
   private confirmedAt: number;
+  /** Monotonic time the last refresh started: the next one is due a refresh period later. */
+  private lastStampAt = performance.now();
+  /**
+   * How long the last refresh write took (at most a refresh period): the next heartbeat is
+   * stamped that far ahead, so it is about current when it lands rather than a write old.
+   */
+  private writeBudgetMs = 0;
+  private warnedSlow = false;
+  /** Set while the heartbeat thread refreshes this lease (see lease-heartbeat-thread.ts). */
+  private offThread: OffThreadLease | undefined;
+  /** Set once the heartbeat thread's first heartbeat is seen: this thread's timers then stop. */
+  private threadRefreshing = false;
 
   constructor(
     private readonly store: BlobStore,
@@ -223,6 +248,8 @@ export class HeldLease {
     etag: string,
     opts: LeaseOptions,
     private readonly mayRelease = true,
+    /** The write that made the record: when it was stamped (monotonic) and how long it took. */
+    firstWrite?: { stampedAt: number; writeMs: number },
   ) {
     this.uri = uri;
     this.writerId = record.writerId;
@@ -232,6 +259,10 @@ export class HeldLease {
     this.refreshMs = Math.max(10, opts.refreshMs ?? defaultLeaseRefreshMs(opts.ttlMs));
     // An adopted lease was confirmed by the reader of someone else's write: no write of ours yet.
     this.confirmedAt = mayRelease ? record.heartbeatAt : -Infinity;
+    if (firstWrite) {
+      this.lastStampAt = firstWrite.stampedAt;
+      this.writeBudgetMs = Math.min(firstWrite.writeMs, this.refreshMs);
+    }
   }
 
   /** Aborted when another writer is found holding the lease. */
@@ -246,14 +277,61 @@ export class HeldLease {
   startMaintaining(): void {
     held.add(this);
     releaseHeldLeasesOnTermination();
-    this.schedule(this.refreshMs);
+    // Handed to the heartbeat thread at once (CPU-bound work cannot starve it), and refreshed here
+    // too until the thread's first heartbeat is seen: a thread takes a moment to load.
+    if (canRefreshOffThread(this.store)) this.handOverToThread();
+    this.scheduleNextRefresh();
+  }
+
+  /**
+   * Hands the refreshes to the heartbeat thread. Until its first heartbeat is seen both refresh:
+   * harmless, as each write that finds a newer version with our writer id on it adopts it.
+   */
+  private handOverToThread(): void {
+    this.offThread = refreshOffThread(
+      {
+        uri: this.uri,
+        etag: this.etag,
+        record: this.record,
+        refreshMs: this.refreshMs,
+        stampedAgoMs: performance.now() - this.lastStampAt,
+        writeBudgetMs: this.writeBudgetMs,
+      },
+      {
+        refreshed: (etag, record, confirmedAt, tookMs) => {
+          if (this.finished) return;
+          this.threadRefreshing = true;
+          if (this.timer) clearTimeout(this.timer);
+          this.etag = etag;
+          this.record = record;
+          this.confirmedAt = confirmedAt;
+          lastLeaseWriteMs.set(this.store, tookMs);
+          if (tookMs > record.ttlMs / 4) this.warnSlowRefresh(tookMs);
+        },
+        lost: (detail) => this.markLost(undefined, detail),
+        fallBack: () => {
+          this.offThread = undefined;
+          this.threadRefreshing = false;
+          this.scheduleNextRefresh();
+        },
+      },
+    );
+  }
+
+  /**
+   * Schedules from the previous stamp, not from the end of its write: a slow write then delays
+   * the next heartbeat by nothing (or, slower than a period, starts the next one at once).
+   */
+  private scheduleNextRefresh(): void {
+    if (this.threadRefreshing) return;
+    this.schedule(Math.max(0, this.lastStampAt + this.refreshMs - performance.now()));
   }
 
   private schedule(delayMs: number): void {
-    if (this.finished) return;
+    if (this.finished || this.threadRefreshing) return;
     this.timer = setTimeout(() => {
       this.refreshing = this.refresh()
-        .then(() => this.schedule(this.refreshMs))
+        .then(() => this.scheduleNextRefresh())
         .catch((err: unknown) => {
           if (err instanceof LeaseLostError) return;
           // Never drop a lease on a transient failure: retry soon, while the call still runs.
@@ -264,9 +342,29 @@ export class HeldLease {
     this.timer.unref();
   }
 
-  /** Writes a new heartbeat, fenced by writer id: a taken-over lease is never overwritten. */
+  /**
+   * Writes a new heartbeat, fenced by writer id: a taken-over lease is never overwritten. The
+   * heartbeat is stamped ahead by the last write's duration (at most a refresh period), so a slow
+   * store does not make the stored heartbeat a whole write older than the holder's state.
+   */
   async refresh(): Promise<void> {
-    await this.casUpdate((record) => ({ ...record, heartbeatAt: Date.now() }));
+    const started = performance.now();
+    this.lastStampAt = started;
+    const budgetMs = this.writeBudgetMs;
+    await this.casUpdate((record) => ({ ...record, heartbeatAt: Math.round(Date.now() + budgetMs) }));
+    const tookMs = performance.now() - started;
+    lastLeaseWriteMs.set(this.store, tookMs);
+    this.writeBudgetMs = Math.min(tookMs, this.refreshMs);
+    if (tookMs > this.record.ttlMs / 4) this.warnSlowRefresh(tookMs);
+  }
+
+  private warnSlowRefresh(tookMs: number): void {
+    if (this.warnedSlow) return;
+    this.warnedSlow = true;
+    process.emitWarning(
+      `refreshing the lease ${redactUri(this.uri)} took ${Math.round(tookMs)} ms, more than a quarter of its TTL (${this.record.ttlMs} ms): a store this slow can make a live holder lose its lease; raise leaseTtlMs (see docs/remote-execution.md, "Leases under faults")`,
+      { code: SLOW_LEASE_REFRESH_WARNING },
+    );
   }
 
   /**
@@ -339,6 +437,7 @@ export class HeldLease {
   private stop(): void {
     this.finished = true;
     if (this.timer) clearTimeout(this.timer);
+    void this.offThread?.stop();
     held.delete(this);
   }
 
@@ -351,6 +450,8 @@ export class HeldLease {
     this.released = true;
     this.stop();
     await this.refreshing?.catch(() => undefined);
+    // Not waiting for the heartbeat thread to stop: a heartbeat of its own landing first only
+    // makes the release's compare-and-swap read the lease again (same writer id) and retry.
     if (!this.mayRelease || this.isLost) return;
     // A failed release only costs the next caller a wait for expiry, but a brief store hiccup
     // should not: retry with a short backoff (about 1.5 s in all) before giving up.

@@ -3,7 +3,7 @@ import type { BlobStore, PutOptions } from '../blobstore/blob-store.js';
 import { PreconditionFailedError } from '../blobstore/errors.js';
 import { lookupBlobStore } from '../blobstore/registry.js';
 import { BadInvocationError, LeaseLostError } from './errors.js';
-import { encodeErrorRecord, toStoredError } from '../protocol/error-record.js';
+import { decodeErrorRecord, encodeErrorRecord, toStoredError } from '../protocol/error-record.js';
 import { runInInvocation } from './invocation-context.js';
 import { finalizeResult } from './value-hooks.js';
 import { decodeInvocation, type InvocationRecord } from '../protocol/invocation-record.js';
@@ -176,10 +176,23 @@ export async function runInvocation(request: RunRequest): Promise<RunReport> {
         functionId: inv.functionId,
         finishedAt: finishedAt(),
       };
-      await Promise.all([
-        store.put(memoFile.error(memoUri), encodeErrorRecord(record)),
+      const [stored] = await Promise.all([
+        putFencedError(store, memoUri, encodeErrorRecord(record), fenceId, lease),
         writeMeta('error', record.error.message),
       ]);
+      if (!stored) {
+        // The lease was taken over between the fence and the write: this run publishes nothing.
+        const detail = `ran and threw (${record.error.name}: ${record.error.message}), but wrote nothing: writer ${fenceId} no longer holds the lease`;
+        await Promise.all([
+          store.put(
+            memoFile.lostRace(memoUri, runId),
+            encodeRunMetadata(runMetadata(memoUri, inv, runId, startedAt, 'lease-lost', detail)),
+          ),
+          writeMeta('lease-lost', detail),
+        ]);
+        reportOutcome(memoUri, writerId, { kind: 'lease-lost' });
+        return { status: 'lease-lost', runId, detail };
+      }
       reportOutcome(memoUri, writerId, { kind: 'error', error: thrown });
       return {
         status: 'user-error',
@@ -301,6 +314,44 @@ async function putFirstResult(store: BlobStore, memoUri: string, record: Uint8Ar
     blockedRounds = 0;
     if (!existing.corrupt) return false;
     warnCorruptRecord(uri, existing.corrupt, "replacing it with this run's result");
+    condition = { ifMatch: existing.etag };
+  }
+}
+
+/**
+ * Writes this run's error, fenced: created if none is stored; an error already stored (by an
+ * earlier holder, whose error a re-run replaces, or corrupt) is replaced only by compare-and-swap
+ * on its version, and only after a fresh read of the lease finds it still ours. So a run that lost
+ * its lease never replaces the error of the run that took over (false: it wrote nothing), and of
+ * two writes racing over one version, one fails and looks again.
+ */
+async function putFencedError(
+  store: BlobStore,
+  memoUri: string,
+  record: Uint8Array,
+  fenceId: string,
+  lease: HeldLease | undefined,
+): Promise<boolean> {
+  const uri = memoFile.error(memoUri);
+  let condition: PutOptions = { ifNoneMatch: '*' };
+  for (let blockedRounds = 0; ; ) {
+    try {
+      await store.put(uri, record, condition);
+      return true;
+    } catch (err) {
+      if (!(err instanceof PreconditionFailedError)) throw err;
+    }
+    const existing = await readVersionedRecord(store, uri, decodeErrorRecord);
+    if (existing === null) {
+      if (condition.ifNoneMatch && ++blockedRounds >= BLOCKED_ROUNDS) throw new RecordPathBlockedError(uri);
+      condition = { ifNoneMatch: '*' };
+      continue;
+    }
+    blockedRounds = 0;
+    // Our own writer's error (the caller and this remote share the writer id) is ours already.
+    if (!existing.corrupt && existing.record.writerId === fenceId) return true;
+    if (lease && !(await lease.stillHeld())) return false;
+    if (existing.corrupt) warnCorruptRecord(uri, existing.corrupt, "replacing it with this run's error");
     condition = { ifMatch: existing.etag };
   }
 }

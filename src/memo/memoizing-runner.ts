@@ -396,7 +396,8 @@ export class MemoizingRunner {
     // Someone may have finished and released between our first look and our acquisition
     // (impossible when we created the lease: every result is written under one).
     if (lease.generation > 1 || staleResults.has(memoUri)) {
-      const done = await this.readOutcome(store, memoUri, undefined);
+      // With rerunErrors: false the error stored by the previous holder is the outcome too.
+      const done = await this.readOutcome(store, memoUri, this.rerunErrors ? undefined : '*');
       if (done) return done;
     }
     // Holding the lease: a stale result is replaced by this run (results are otherwise write-once).

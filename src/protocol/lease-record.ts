@@ -28,8 +28,9 @@ export const MAX_LEASE_GENERATION = Number.MAX_SAFE_INTEGER;
  * How far clocks (and the write of a refresh) may disagree before a lease's times stop being
  * believed: its TTL, at most 5 s. A heartbeat later than `now + ttl + allowance` cannot come from
  * a working clock, and a waiter gives an unchanged lease at most its own TTL plus this (see
- * execute/lease-watch.ts). Proportional to the TTL because the lease scheme already tolerates
- * skew only up to a fraction of it.
+ * execute/lease-watch.ts). Proportional to the TTL because a live holder is taken over anyway
+ * once its clock lags by more than the TTL less its refresh period (docs/remote-execution.md,
+ * "Leases under faults").
  */
 export function leaseClockAllowanceMs(ttlMs: number): number {
   return Math.min(ttlMs, 5_000);

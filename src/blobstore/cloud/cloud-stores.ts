@@ -31,6 +31,7 @@ type VersionedBlobStore = BlobStore & {
 };
 
 let current: CloudStoresOptions = {};
+let configured = false;
 // One real store per kind, shared by every bucket/account: one connection pool, one client cache.
 let s3Store: Promise<VersionedBlobStore> | undefined;
 let azureStore: Promise<VersionedBlobStore> | undefined;
@@ -41,6 +42,7 @@ let azureStore: Promise<VersionedBlobStore> | undefined;
  */
 export function configureCloudStores(options: CloudStoresOptions): void {
   current = options;
+  configured = true;
   s3Store = undefined;
   azureStore = undefined;
   registerCloudStores();
@@ -82,6 +84,14 @@ function forget(reset: () => void): (error: unknown) => never {
     reset(); // a failed import or constructor is retried on the next call, not cached forever
     throw error;
   };
+}
+
+/**
+ * Whether `store` is a cloud store built from the environment alone (no configureCloudStores):
+ * then another thread of this process that registers the cloud stores builds the same one.
+ */
+export function isEnvironmentCloudStore(store: BlobStore): boolean {
+  return !configured && store instanceof LazyBlobStore;
 }
 
 /** `https://<account>.blob.core.windows.net/...` or `https://127.0.0.1:<port>/<account>/...`. */
