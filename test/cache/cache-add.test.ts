@@ -3,6 +3,7 @@
 // `npm run mutate` (which cannot run the files suites) sees them.
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, test, vi } from 'vitest';
@@ -21,7 +22,7 @@ const sha = (data: Uint8Array | string) => createHash('sha256').update(data).dig
 
 const savedEnv = { ...process.env };
 afterEach(() => {
-  for (const name of [CACHE_DIR_ENV, CACHE_MAX_BYTES_ENV, 'HOME']) {
+  for (const name of [CACHE_DIR_ENV, CACHE_MAX_BYTES_ENV]) {
     if (savedEnv[name] === undefined) delete process.env[name];
     else process.env[name] = savedEnv[name];
   }
@@ -60,8 +61,7 @@ describe('DownloadCache options', () => {
     expect(new DownloadCache({ dir: path.join(dir, 'opt') }).layout.root).toBe(path.join(dir, 'opt', 'v1'));
     expect(resolveCacheDir('relative/cache')).toBe(path.resolve('relative/cache'));
     delete process.env[CACHE_DIR_ENV];
-    process.env.HOME = path.join(dir, 'home');
-    expect(resolveCacheDir()).toBe(path.join(dir, 'home', '.cache', 'memocall'));
+    expect(resolveCacheDir()).toBe(path.join(os.homedir(), '.cache', 'memocall'));
     expect(() => resolveCacheDir('  ')).toThrow(ConfigurationError);
     process.env[CACHE_DIR_ENV] = '';
     expect(() => new DownloadCache()).toThrow(
