@@ -2,7 +2,7 @@
 // truncation found at the head that announced the length, 64-bit heads, the exact shape of tag
 // 1001, and that "__proto__" is refused only as a plain-object key. Each message names the byte
 // offset, which is what someone debugging a corrupted stored result reads.
-import { Decoder } from 'cbor-x';
+import { createRequire } from 'node:module';
 import { describe, expect, test } from 'vitest';
 import { decodeCanonical } from '../../src/core/canonical-decode.js';
 import { encodeCanonical } from '../../src/core/canonical-encode.js';
@@ -220,6 +220,8 @@ describe('decodeCanonical around cbor-x', () => {
   test("outside decodeCanonical, tags 27 and 1001 keep cbor-x's own meaning, even after a failed decode", () => {
     decodeError('d81b826c6e6f2d737563682d636f646500'); // a codec name nobody registered
     expect(process.env.CBOR_NATIVE_ACCELERATION_DISABLED).toBeUndefined();
+    // The CommonJS cbor-x the decoder loads (its tag handlers are global to that instance).
+    const { Decoder } = createRequire(import.meta.url)('cbor-x') as typeof import('cbor-x');
     const plain = new Decoder({ useRecords: false } as object);
     const time = plain.decode(Buffer.from('d903e9a2011a5f5e1000220a', 'hex'));
     expect(time).not.toBeInstanceOf(Date);
