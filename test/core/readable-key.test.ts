@@ -43,6 +43,7 @@ describe('readableKey', () => {
   test('refuses anything but 32 bytes', () => {
     expect(() => readableKey(new Uint8Array(31))).toThrow(MemocallError);
     expect(() => readableKey(new Uint8Array(33))).toThrow(MemocallError);
+    expect(() => readableKey([...new Uint8Array(32)] as never)).toThrow('readableKey expects a 32-byte digest');
   });
 });
 
@@ -64,8 +65,11 @@ describe('parseReadableKey', () => {
     ['lower-case word start', `babaBaba.${'A'.repeat(39)}`],
     ['standard base64 characters', `BabaBaba.${'+'.repeat(39)}`],
     ['padding', `BabaBaba.${'A'.repeat(38)}=`],
+    ['text before the key', `xBabaBaba.${'A'.repeat(39)}`],
     ['non-zero spare bits (a second spelling of the same digest)', `BabaBaba.${'A'.repeat(38)}B`],
   ])('refuses %s', (_label, key) => {
     expect(() => parseReadableKey(key)).toThrow(MemocallError);
+    // The message quotes the key as given (JSON: control characters and quotes stay visible).
+    expect(() => parseReadableKey(key)).toThrow(`not a readable key: ${JSON.stringify(key)}`);
   });
 });
