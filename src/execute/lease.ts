@@ -324,7 +324,8 @@ export class HeldLease {
    */
   private scheduleNextRefresh(): void {
     if (this.threadRefreshing) return;
-    this.schedule(Math.max(0, this.lastStampAt + this.refreshMs - performance.now()));
+    // Rounded up: a timer never fires before the period since the last stamp is over.
+    this.schedule(Math.max(0, Math.ceil(this.lastStampAt + this.refreshMs - performance.now())));
   }
 
   private schedule(delayMs: number): void {

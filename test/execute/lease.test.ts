@@ -99,7 +99,7 @@ describe('takeover', () => {
 
 describe('maintenance on a controlled clock', () => {
   test('by default a lease is refreshed every half TTL', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance'] });
     const { store, uri } = freshLease();
     await acquire(store, uri, 'holder', 10_000); // no refreshMs: the default applies
     const first = (await readLease(store, uri))!.record;
@@ -114,7 +114,7 @@ describe('maintenance on a controlled clock', () => {
   });
 
   test('a holder whose refreshes stalled past its TTL and was taken over fails verify()', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance'] });
     const { store, uri } = freshLease();
     const holder = await acquire(store, uri, 'holder', 1_000);
     await holder.verify();
@@ -242,7 +242,7 @@ describe('readLease', () => {
 
 describe('verify, refresh and loss', () => {
   test('verify reads nothing within half a TTL of the last write, and reads from then on', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance'] });
     const { store, uri } = observedLease();
     const lease = await acquire(store, uri, 'holder', 1_000, 60_000); // no refresh in this test
     const start = Date.now();
@@ -344,7 +344,7 @@ describe('verify, refresh and loss', () => {
 
 describe('maintenance against transient store failures (controlled clock)', () => {
   test('a failed refresh is retried after a fifth of the refresh period; then the period resumes', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance'] });
     let failures = 0;
     const { store, uri } = observedLease({
       beforePut: (_u, _d, opts) => {
@@ -376,7 +376,7 @@ describe('maintenance against transient store failures (controlled clock)', () =
   });
 
   test('refresh periods are at least 10 ms, so are retries', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance'] });
     let failures = 0;
     const { store, uri } = observedLease({
       beforePut: (_u, _d, opts) => {
@@ -476,7 +476,7 @@ describe('the remaining edges', () => {
   });
 
   test("an adopted lease is refreshed every half of the record's TTL", async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance'] });
     const { store, uri } = observedLease();
     await acquire(store, uri, 'shared', 1_000, 60_000);
     const remote = await adoptLease(store, uri, 'shared');
@@ -526,7 +526,7 @@ describe('the remaining edges', () => {
   });
 
   test("a refresh renews verify's read-free window", async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance'] });
     const { store, uri } = observedLease();
     const lease = await acquire(store, uri, 'holder', 1_000, 400);
     const start = Date.now();
@@ -540,7 +540,7 @@ describe('the remaining edges', () => {
   });
 
   test('a lease released while a refresh is in flight is never refreshed again', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance'] });
     let gate: Promise<void> | undefined;
     let open!: () => void;
     const { store, uri } = observedLease({ beforePut: () => gate });
@@ -560,7 +560,7 @@ describe('the remaining edges', () => {
   });
 
   test('release cancels the pending refresh: nothing is written after it', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance'] });
     const { store, uri } = observedLease();
     const lease = await acquire(store, uri, 'holder', 1_000, 100);
     await lease.release();
@@ -581,7 +581,7 @@ describe('the remaining edges', () => {
   });
 
   test('release retries back off: 200 ms, then 400 ms', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance'] });
     let failures = 2;
     const { store, uri } = observedLease({
       beforePut: (_u, data) => {
