@@ -160,7 +160,13 @@ describe('eviction', () => {
     const { layout, files } = await cacheWith(randomBytes(100), randomBytes(100));
     setLastUse(layout.usedMarker(files[0]!.sha256), 1_000_000);
     setLastUse(layout.usedMarker(files[1]!.sha256), 2_000_000);
-    expect(enforceCap(layout, 200)).toEqual({ bytesBefore: 200, bytesAfter: 200, removed: [] });
+    expect(enforceCap(layout, 200)).toEqual({
+      bytesBefore: 200,
+      bytesAfter: 200,
+      removed: [],
+      partialBytes: 0,
+      abandonedFills: 0,
+    });
     const report = enforceCap(layout, 199);
     expect(report.removed.map((e) => e.sha256)).toEqual([files[0]!.sha256]);
     expect(report.bytesAfter).toBe(100);
@@ -196,8 +202,10 @@ describe('sweep', () => {
     fs.writeFileSync(path.join(oldTmp, 'data'), 'partial');
     fs.mkdirSync(newTmp);
     const twoHoursAgo = Date.now() - 2 * 3600_000;
+    // A partial fill is idle since its newest write: the folder and what it holds.
+    setLastUse(path.join(oldTmp, 'data'), twoHoursAgo);
     setLastUse(oldTmp, twoHoursAgo);
-    expect(sweep(layout, 3600_000)).toEqual({ indexRecords: 1, tempDirs: 1 });
+    expect(sweep(layout, 3600_000)).toEqual({ indexRecords: 1, tempDirs: 1, locks: 0 });
     expect(readIndex(layout, 'memory://b/kept')).toBeDefined();
     expect(readIndex(layout, 'memory://b/gone')).toBeUndefined();
     expect(fs.existsSync(layout.usedMarker(gone!.sha256))).toBe(false);
@@ -206,15 +214,15 @@ describe('sweep', () => {
     expect(fs.existsSync(newTmp)).toBe(true);
     // The default age is a day: a two-hour-old temp folder may still be a download in progress.
     setLastUse(newTmp, twoHoursAgo);
-    expect(sweep(layout)).toEqual({ indexRecords: 0, tempDirs: 0 });
+    expect(sweep(layout)).toEqual({ indexRecords: 0, tempDirs: 0, locks: 0 });
     setLastUse(newTmp, Date.now() - 25 * 3600_000);
-    expect(sweep(layout)).toEqual({ indexRecords: 0, tempDirs: 1 });
+    expect(sweep(layout)).toEqual({ indexRecords: 0, tempDirs: 1, locks: 0 });
   });
 
   test('an empty or missing cache has nothing to sweep', () => {
     const { dir } = tempDir();
     const cache = new DownloadCache({ dir: path.join(dir, 'nothing') });
-    expect(sweep(cache.layout)).toEqual({ indexRecords: 0, tempDirs: 0 });
+    expect(sweep(cache.layout)).toEqual({ indexRecords: 0, tempDirs: 0, locks: 0 });
     expect(listEntries(cache.layout)).toEqual([]);
   });
 });
