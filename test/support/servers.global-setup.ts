@@ -9,6 +9,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { TestProject } from 'vitest/node';
+import { ensureDebianTools } from './debian-tools.js';
 import {
   AZURITE_ACCOUNT,
   AZURITE_KEY,
@@ -56,6 +57,7 @@ async function cloudTestsSelected(project: TestProject): Promise<boolean> {
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   // The SDK's notice that future releases need Node 22 is noise in test output.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  await ensureDebianTools(log);
   const wantS3 = !skipRequested('s3');
   const wantAzure = !skipRequested('azure');
   const running: RunningServer<unknown>[] = [];
