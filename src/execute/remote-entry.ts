@@ -17,7 +17,7 @@ import {
   RecordPathBlockedError,
   warnCorruptRecord,
 } from '../protocol/corrupt-record.js';
-import { readRecordOrWarn, readVersionedRecord } from '../protocol/read-record.js';
+import { readRecordOrWarn, readVersionedRecord, type VersionedRecord } from '../protocol/read-record.js';
 import { processResultCache } from './result-cache.js';
 import { encodeRunMetadata, invokedBy, MEMOCALL_VERSION, type RunMetadata } from '../protocol/run-metadata.js';
 import { newRunId, newWriterId } from '../protocol/run-id.js';
@@ -294,28 +294,13 @@ function describeHolder(holder: LeaseRecord): string {
  * A corrupt stored result is replaced by compare-and-swap on its version, so a concurrent valid
  * write is never overwritten and a corrupt record never blocks the memo URI.
  */
-async function putFirstResult(store: BlobStore, memoUri: string, record: Uint8Array): Promise<boolean> {
+function putFirstResult(store: BlobStore, memoUri: string, record: Uint8Array): Promise<boolean> {
   const uri = memoFile.result(memoUri);
-  let condition: PutOptions = { ifNoneMatch: '*' };
-  for (let blockedRounds = 0; ; ) {
-    try {
-      await store.put(uri, record, condition);
-      return true;
-    } catch (err) {
-      if (!(err instanceof PreconditionFailedError)) throw err;
-    }
-    const existing = await readVersionedRecord(store, uri, decodeResultRecord);
-    if (existing === null) {
-      // Create refused, yet nothing to read: a race with a delete, or a non-object at the path.
-      if (condition.ifNoneMatch && ++blockedRounds >= BLOCKED_ROUNDS) throw new RecordPathBlockedError(uri);
-      condition = { ifNoneMatch: '*' };
-      continue;
-    }
-    blockedRounds = 0;
+  return putRecordOver(store, uri, record, decodeResultRecord, async (existing) => {
     if (!existing.corrupt) return false;
     warnCorruptRecord(uri, existing.corrupt, "replacing it with this run's result");
-    condition = { ifMatch: existing.etag };
-  }
+    return 'replace';
+  });
 }
 
 /**
@@ -325,7 +310,7 @@ async function putFirstResult(store: BlobStore, memoUri: string, record: Uint8Ar
  * its lease never replaces the error of the run that took over (false: it wrote nothing), and of
  * two writes racing over one version, one fails and looks again.
  */
-async function putFencedError(
+function putFencedError(
   store: BlobStore,
   memoUri: string,
   record: Uint8Array,
@@ -333,25 +318,46 @@ async function putFencedError(
   lease: HeldLease | undefined,
 ): Promise<boolean> {
   const uri = memoFile.error(memoUri);
+  return putRecordOver(store, uri, record, decodeErrorRecord, async (existing) => {
+    // Our own writer's error (the caller and this remote share the writer id) is ours already.
+    if (!existing.corrupt && existing.record.writerId === fenceId) return true;
+    if (lease && !(await lease.stillHeld())) return false;
+    if (existing.corrupt) warnCorruptRecord(uri, existing.corrupt, "replacing it with this run's error");
+    return 'replace';
+  });
+}
+
+/**
+ * Creates the record at `uri`; when one is there, `judge` decides: `'replace'` it by
+ * compare-and-swap on the version read (a concurrent write makes the swap fail and the loop look
+ * again), or stop with the boolean it returns (true: counts as written). A create refused with
+ * nothing to read, round after round, is a non-object at the path: RecordPathBlockedError.
+ */
+async function putRecordOver<T>(
+  store: BlobStore,
+  uri: string,
+  bytes: Uint8Array,
+  decode: (bytes: Uint8Array, uri: string) => T,
+  judge: (existing: VersionedRecord<T>) => Promise<'replace' | boolean>,
+): Promise<boolean> {
   let condition: PutOptions = { ifNoneMatch: '*' };
   for (let blockedRounds = 0; ; ) {
     try {
-      await store.put(uri, record, condition);
+      await store.put(uri, bytes, condition);
       return true;
     } catch (err) {
       if (!(err instanceof PreconditionFailedError)) throw err;
     }
-    const existing = await readVersionedRecord(store, uri, decodeErrorRecord);
+    const existing = await readVersionedRecord(store, uri, decode);
     if (existing === null) {
+      // Create refused, yet nothing to read: a race with a delete, or a non-object at the path.
       if (condition.ifNoneMatch && ++blockedRounds >= BLOCKED_ROUNDS) throw new RecordPathBlockedError(uri);
       condition = { ifNoneMatch: '*' };
       continue;
     }
     blockedRounds = 0;
-    // Our own writer's error (the caller and this remote share the writer id) is ours already.
-    if (!existing.corrupt && existing.record.writerId === fenceId) return true;
-    if (lease && !(await lease.stillHeld())) return false;
-    if (existing.corrupt) warnCorruptRecord(uri, existing.corrupt, "replacing it with this run's error");
+    const verdict = await judge(existing);
+    if (verdict !== 'replace') return verdict;
     condition = { ifMatch: existing.etag };
   }
 }
