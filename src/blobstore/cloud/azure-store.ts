@@ -301,14 +301,12 @@ export class AzureStore implements BlobStore {
           blob.download(start, end - start, { abortSignal: watchdog.signal, maxRetryRequests: 0 }),
         );
         const chunks: Uint8Array[] = [];
-        let _bytes = 0;
         for await (const chunk of responseBody(
           res.readableStreamBody as Readable | undefined,
           `azure get ${uri}`,
           watchdog,
         )) {
           chunks.push(chunk);
-          _bytes += chunk.byteLength;
         }
         return concatChunks(chunks);
       }),

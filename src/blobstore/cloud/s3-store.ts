@@ -231,10 +231,8 @@ export class S3Store implements BlobStore {
         this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${start}-${end - 1}` })),
       );
       const chunks: Uint8Array[] = [];
-      let _bytes = 0;
       for await (const chunk of responseBody(res.Body as Readable | undefined, 's3 get')) {
         chunks.push(chunk);
-        _bytes += chunk.byteLength;
       }
       return concatChunks(chunks);
     });
